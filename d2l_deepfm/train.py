@@ -1,0 +1,198 @@
+"""python -m d2l_deepfm.train: train FM and/or DeepFM as in the chapter and compare them.
+
+Reads train.csv/test.csv in the chapter's layout (default: d2l's ctr data, or a synthetic
+stand-in when offline), trains with the chapter's settings unless told otherwise, and writes
+into --out: metrics.json, convergence.png, <model>.params and feature_map.json.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+MODELS = ('fm', 'deepfm')
+# The chapter's settings for each model.
+CHAPTER = {'fm': {'num_factors': 20, 'lr': 0.02},
+           'deepfm': {'num_factors': 10, 'lr': 0.01, 'mlp_dims': [30, 20, 10], 'dropout': 0.1}}
+
+
+def int_list(text):
+    try:
+        dims = [int(d) for d in text.split(',') if d.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected comma-separated integers, got {text!r}')
+    if not dims or min(dims) <= 0:
+        raise argparse.ArgumentTypeError(f'expected positive integers, got {text!r}')
+    return dims
+
+
+def positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'expected a number, got {text!r}')
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f'expected a positive number, got {text!r}')
+        return value
+    return parse
+
+
+def parse_devices(text):
+    import mxnet as mx
+    devices = []
+    for name in text.split(','):
+        kind, _, index = name.strip().partition(':')
+        if kind not in ('cpu', 'gpu') or not (index or '0').isdigit():
+            raise argparse.ArgumentTypeError(f'expected devices like cpu:0,cpu:1 or gpu:0, got {text!r}')
+        devices.append(getattr(mx, kind)(int(index or 0)))
+    return devices
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog='python -m d2l_deepfm.train', description=__doc__.split('\n')[0])
+    p.add_argument('--model', choices=('fm', 'deepfm', 'both'), default='both')
+    p.add_argument('--data-dir', help='folder with train.csv and test.csv in the chapter layout '
+                   '(default: data/ctr, downloaded if missing, else synthetic data)')
+    p.add_argument('--data-root', default='data', help='where the default data is cached (default: data)')
+    p.add_argument('--no-download', action='store_true', help='do not try to download ctr.zip')
+    p.add_argument('--epochs', type=positive(int), default=30)
+    p.add_argument('--batch-size', type=positive(int), default=2048)
+    p.add_argument('--lr', type=positive(float), help='learning rate (chapter: FM 0.02, DeepFM 0.01)')
+    p.add_argument('--num-factors', type=positive(int), help='embedding size (chapter: FM 20, DeepFM 10)')
+    p.add_argument('--mlp-dims', type=int_list, help='DeepFM hidden layers (chapter: 30,20,10)')
+    p.add_argument('--dropout', type=float, help='DeepFM dropout rate (chapter: 0.1)')
+    p.add_argument('--min-threshold', type=positive(int), default=4,
+                   help='values seen fewer times in training map to the field default (chapter: 4)')
+    p.add_argument('--loss', choices=('fixed', 'chapter'), default='fixed',
+                   help="'chapter' reproduces the text's double sigmoid (see README)")
+    p.add_argument('--devices', type=parse_devices,
+                   help='e.g. cpu:0,cpu:1 or gpu:0,gpu:1 (default: every GPU, else the CPU)')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--out', default='runs/latest', help='output folder (default: runs/latest)')
+    p.add_argument('--no-progress', action='store_true', help='no progress bars or per-epoch lines')
+    p.add_argument('--debug', action='store_true', help='show tracebacks')
+    return p
+
+
+def model_config(name, args):
+    cfg = dict(CHAPTER[name])
+    for key in ('num_factors', 'lr', 'mlp_dims', 'dropout'):
+        value = getattr(args, key)
+        if value is not None and key in cfg:
+            cfg[key] = value
+    return cfg
+
+
+def build_model(name, field_dims, cfg):
+    from .models import FM, DeepFM
+    if name == 'fm':
+        return FM(field_dims, cfg['num_factors'])
+    return DeepFM(field_dims, cfg['num_factors'], cfg['mlp_dims'], cfg['dropout'])
+
+
+def load_data(args, log):
+    from .data import CTRDataset, DataError, default_data, has_ctr_files
+    if args.data_dir:
+        folder, source = args.data_dir, 'user'
+        if not os.path.isdir(folder):
+            raise DataError(f'{folder}: no such directory')
+        if not has_ctr_files(folder):
+            raise DataError(f'{folder}: needs train.csv and test.csv in the chapter layout')
+    else:
+        folder, source = default_data(args.data_root, download=not args.no_download, log=log)
+    train = CTRDataset(os.path.join(folder, 'train.csv'), min_threshold=args.min_threshold)
+    test = CTRDataset(os.path.join(folder, 'test.csv'), train.feat_mapper, train.defaults)
+    described = {'user': f'data from {folder}', 'local': f"d2l's ctr data ({folder})",
+                 'downloaded': f"d2l's ctr data, downloaded ({folder})",
+                 'synthetic': f'SYNTHETIC data ({folder}): d2l ctr.zip is not available offline; '
+                              'generated by d2l_deepfm.synthetic with planted interactions'}[source]
+    log(f'data: {described}')
+    log(f'  train {len(train)} rows, test {len(test)} rows, {int(train.field_dims.sum())} features'
+        + (f'; skipped malformed rows: train {train.skipped}, test {test.skipped}'
+           if train.skipped or test.skipped else ''))
+    info = {'source': source, 'folder': folder, 'train_rows': len(train), 'test_rows': len(test),
+            'skipped_train': train.skipped, 'skipped_test': test.skipped,
+            'num_features': int(train.field_dims.sum())}
+    return train, test, info
+
+
+def train_one(name, train, test, args, devices, log):
+    from . import training
+    cfg = model_config(name, args)
+    rng = training.seed_everything(args.seed)
+    net = training.initialize(build_model(name, train.field_dims, cfg), devices)
+    trainer = training.make_trainer(net, cfg['lr'])
+    history = training.train_ch13(net, train, test, training.make_loss(args.loss), trainer,
+                                  args.epochs, devices, rng, batch_size=args.batch_size,
+                                  progress=not args.no_progress, desc=name)
+    net.save_parameters(os.path.join(args.out, f'{name}.params'))
+    return {'config': cfg, 'epochs': history, 'final': history[-1]}
+
+
+def format_table(results):
+    head = f"{'model':<8}{'test AUC':>10}{'logloss':>10}{'acc':>8}{'epoch':>7}{'ex/s':>10}{'sec':>8}"
+    lines = [head, '-' * len(head)]
+    for name, res in results.items():
+        f = res['final']
+        seconds = sum(r['seconds'] for r in res['epochs'])
+        lines.append(f"{name:<8}{f['test_auc']:>10.4f}{f['test_logloss']:>10.4f}{f['test_acc']:>8.4f}"
+                     f"{f['epoch']:>7d}{f['examples_per_sec']:>10.0f}{seconds:>8.1f}")
+    return '\n'.join(lines)
+
+
+def write_json(path, doc):
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(doc, f, indent=1)
+    os.replace(tmp, path)
+
+
+def run(args, log=print):
+    from . import training
+    from .data import save_feature_map
+    from .plotting import plot_convergence
+
+    start = time.perf_counter()
+    os.makedirs(args.out, exist_ok=True)
+    train, test, info = load_data(args, log)
+    save_feature_map(os.path.join(args.out, 'feature_map.json'), train,
+                     min_threshold=args.min_threshold, format='d2l')
+    devices = args.devices or training.try_all_gpus()
+    log(f'devices: {devices}')
+    names = MODELS if args.model == 'both' else (args.model,)
+    results = {}
+    for name in names:
+        results[name] = train_one(name, train, test, args, devices, log)
+    doc = {'data': info, 'loss': args.loss, 'seed': args.seed, 'devices': [str(d) for d in devices],
+           **results, 'wall_seconds': time.perf_counter() - start}
+    write_json(os.path.join(args.out, 'metrics.json'), doc)
+    plot_convergence({n: r['epochs'] for n, r in results.items()},
+                     os.path.join(args.out, 'convergence.png'),
+                     title=f"{' vs '.join(n.upper() if n == 'fm' else 'DeepFM' for n in names)} "
+                           f"({info['source']} data)")
+    log('\n' + format_table(results))
+    log(f"\nwrote {args.out}/metrics.json, convergence.png, "
+        f"{', '.join(n + '.params' for n in names)}, feature_map.json "
+        f"({time.perf_counter() - start:.1f} s)")
+    return doc
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    from .data import DataError
+    try:
+        run(args)
+    except DataError as e:
+        if args.debug:
+            raise
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print('interrupted', file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

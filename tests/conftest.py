@@ -1,0 +1,22 @@
+import os
+
+import pytest
+
+import d2l_deepfm  # noqa: F401  (sets MXNet's NumPy semantics, as the chapter does)
+from d2l_deepfm import synthetic
+
+
+@pytest.fixture(scope='session')
+def small_ctr(tmp_path_factory):
+    """A small synthetic dataset in the chapter layout (6,000 train / 2,000 test rows)."""
+    folder = tmp_path_factory.mktemp('ctr')
+    synthetic.make_dataset(str(folder), num_train=6000, num_test=2000, seed=3)
+    return str(folder)
+
+
+@pytest.fixture(scope='session')
+def small_data(small_ctr):
+    from d2l_deepfm.data import CTRDataset
+    train = CTRDataset(os.path.join(small_ctr, 'train.csv'))
+    test = CTRDataset(os.path.join(small_ctr, 'test.csv'), train.feat_mapper, train.defaults)
+    return train, test

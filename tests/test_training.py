@@ -1,0 +1,88 @@
+import mxnet as mx
+import numpy as onp
+import pytest
+
+from d2l_deepfm import training
+from d2l_deepfm.models import FM, DeepFM
+
+
+def fit(train, test, cls=DeepFM, epochs=3, devices=None, seed=0, loss='fixed', lr=0.01, **kw):
+    devices = devices or [mx.cpu()]
+    rng = training.seed_everything(seed)
+    net = cls(train.field_dims, 8, [16, 8]) if cls is DeepFM else cls(train.field_dims, 8)
+    training.initialize(net, devices)
+    trainer = training.make_trainer(net, lr)
+    history = training.train_ch13(net, train, test, training.make_loss(loss), trainer, epochs,
+                                  devices, rng, progress=False, **kw)
+    return net, history
+
+
+def test_try_all_gpus_never_empty():
+    devices = training.try_all_gpus()
+    assert devices and all(isinstance(d, mx.Context) for d in devices)
+    if mx.context.num_gpus() == 0:
+        assert devices == [mx.cpu()]
+
+
+@pytest.mark.parametrize('cls', [FM, DeepFM])
+def test_learns_the_synthetic_data(small_data, cls):
+    train, test = small_data
+    _, history = fit(train, test, cls=cls, epochs=4, lr=0.02)
+    first, last = history[0], history[-1]
+    assert last['test_auc'] > 0.68                         # well above chance (0.5)
+    assert last['train_loss'] < first['train_loss']
+    for record in history:
+        assert set(record) == {'epoch', 'train_loss', 'test_logloss', 'test_auc', 'test_acc',
+                               'seconds', 'examples_per_sec'}
+        assert record['examples_per_sec'] > 0 and 0 <= record['test_acc'] <= 1
+
+
+def test_accuracy_is_thresholded_not_equality(small_data):
+    train, test = small_data
+    _, history = fit(train, test, epochs=2)
+    majority = max(test.labels.mean(), 1 - test.labels.mean())
+    assert history[-1]['test_acc'] > majority - 0.05      # d2l.accuracy would give ~0
+
+
+def test_same_seed_same_numbers(small_data):
+    train, test = small_data
+    _, a = fit(train, test, epochs=2, seed=5)
+    _, b = fit(train, test, epochs=2, seed=5)
+    _, c = fit(train, test, epochs=2, seed=6)
+    key = lambda h: [(r['train_loss'], r['test_logloss'], r['test_auc']) for r in h]  # noqa: E731
+    assert key(a) == key(b) and key(a) != key(c)
+
+
+def test_two_devices_train_and_agree(small_data):
+    """Batches split across cpu(0) and cpu(1): both copies stay identical and the model learns."""
+    train, test = small_data
+    devices = [mx.cpu(0), mx.cpu(1)]
+    net, history = fit(train, test, epochs=3, devices=devices, lr=0.02)
+    assert history[-1]['test_auc'] > 0.65
+    for param in net.collect_params().values():
+        copies = param.list_data()
+        assert len(copies) == 2
+        onp.testing.assert_allclose(copies[0].asnumpy(), copies[1].asnumpy())
+
+
+def test_fewer_than_five_batches_per_epoch(small_data):
+    train, test = small_data
+    _, history = fit(train, test, epochs=1, batch_size=4096)  # 2 batches: train_ch13 would die
+    assert len(history) == 1
+
+
+def test_chapter_loss_is_reachable_and_differs(small_data):
+    """The text's loss takes the sigmoid twice; it still runs, but is a different objective."""
+    train, test = small_data
+    _, fixed = fit(train, test, epochs=1)
+    _, chapter = fit(train, test, epochs=1, loss='chapter')
+    assert chapter[0]['train_loss'] != pytest.approx(fixed[0]['train_loss'], rel=1e-3)
+    # sigmoid of a probability lies in (0.5, 0.73): its loss cannot go below log(1 + e^-1)
+    assert chapter[0]['train_loss'] > 0.31
+
+
+def test_on_epoch_can_stop_training(small_data):
+    train, test = small_data
+    seen = []
+    _, history = fit(train, test, epochs=5, on_epoch=lambda r: seen.append(r) or len(seen) == 2)
+    assert len(history) == 2 and seen == history
