@@ -94,34 +94,52 @@ def train_batch(net, X, y, loss, trainer, devices):
     return ls
 
 
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
 def train_ch13(net, train_data, test_data, loss, trainer, num_epochs, devices, rng,
-               batch_size=2048, progress=True, desc='train', on_epoch=None):
+               batch_size=2048, progress=True, desc='train', on_epoch=None,
+               valid_data=None, history=None, batches=None):
     """Train `net` and return the per-epoch history (a list of dicts).
 
-    train_data, test_data: CTRDataset-like objects with `features` and `labels` arrays.
-    on_epoch(record) is called after every epoch (for checkpoints, early stopping); if it
-    returns True, training stops.
+    train_data, test_data, valid_data: CTRDataset-like objects with `features` and `labels`.
+    on_epoch(record) is called after every epoch (checkpoints, early stopping); if it returns
+    True, training stops. history: records of epochs already done (to resume after them).
+    batches(epoch): an iterator of (X, y) numpy batches for that epoch, replacing the default
+    shuffled slices of train_data (e.g. to read from a memory-mapped store).
+    Raises TrainingDiverged if the training loss is not finite.
     """
-    history = []
+    history = list(history or [])
     n = len(train_data.labels)
-    for epoch in range(1, num_epochs + 1):
+    for epoch in range(len(history) + 1, num_epochs + 1):
         start = time.perf_counter()
-        loss_sum = 0.0
-        batches = iter_batches(train_data.features, train_data.labels, batch_size, rng)
-        bar = tqdm(batches, total=math.ceil(n / batch_size), desc=f'{desc} epoch {epoch}',
+        loss_sum, seen = 0.0, 0
+        if batches is None:
+            epoch_batches = iter_batches(train_data.features, train_data.labels, batch_size, rng)
+        else:
+            epoch_batches = batches(epoch)
+        bar = tqdm(epoch_batches, total=math.ceil(n / batch_size), desc=f'{desc} epoch {epoch}',
                    leave=False, disable=not progress)
         pending = []
         for X, y in bar:
             pending.append(train_batch(net, X, y, loss, trainer, devices))
+            seen += len(y)
             if len(pending) > 4:      # read losses a few steps late: the engine keeps working
                 loss_sum += sum(float(l.sum()) for l in pending.pop(0))
         loss_sum += sum(float(l.sum()) for ls in pending for l in ls)
         train_seconds = time.perf_counter() - start
+        if not math.isfinite(loss_sum):
+            raise TrainingDiverged(f'{desc}: the training loss became {loss_sum} in epoch {epoch}')
         metrics = evaluate(net, test_data.features, test_data.labels, devices)
-        record = {'epoch': epoch, 'train_loss': loss_sum / n,
+        record = {'epoch': epoch, 'train_loss': loss_sum / max(seen, 1),
                   'test_logloss': metrics['logloss'], 'test_auc': metrics['auc'],
-                  'test_acc': metrics['acc'], 'seconds': time.perf_counter() - start,
-                  'examples_per_sec': n / train_seconds}
+                  'test_acc': metrics['acc']}
+        if valid_data is not None:
+            metrics = evaluate(net, valid_data.features, valid_data.labels, devices)
+            record.update(valid_logloss=metrics['logloss'], valid_auc=metrics['auc'],
+                          valid_acc=metrics['acc'])
+        record.update(seconds=time.perf_counter() - start, examples_per_sec=seen / train_seconds)
         history.append(record)
         if progress:
             tqdm.write(f"{desc} epoch {epoch}: loss {record['train_loss']:.4f}, "

@@ -1,0 +1,58 @@
+"""Raw Criteo rows (Kaggle format) -> categorical tokens -> the chapter's mapping rules.
+
+A row is tab-separated: label, I1..I13 (integer counts, may be empty or negative), C1..C26
+(hashed categories, may be empty). Empty fields are missing values.
+
+Integer features are discretised as the Criteo competition winners did (and pytorch-fm's
+CriteoDataset): a value v > 2 becomes the token floor(ln(v)^2), any other value is its own
+token, and a missing value is a token of its own. The 39 resulting token columns then go
+through the same feat_mapper / defaults / min_threshold rules as the chapter's 34 fields.
+"""
+import numpy as onp
+import pandas as pd
+
+from .data import CTRDataset, DataError, parse_labels, read_table
+
+NUM_INT, NUM_CAT = 13, 26
+NUM_FEAT = NUM_INT + NUM_CAT
+
+
+def discretize(column):
+    """Integer strings -> tokens: 'b<floor(ln(v)^2)>' for v > 2, 'v<v>' otherwise, '' if missing."""
+    values = pd.to_numeric(column, errors='coerce').to_numpy(dtype=onp.float64)
+    out = onp.full(len(values), '', dtype=object)
+    big = values > 2
+    out[big] = ['b%d' % b for b in onp.floor(onp.log(values[big]) ** 2).astype(onp.int64)]
+    small = ~big & ~onp.isnan(values)
+    out[small] = ['v%d' % v for v in values[small].astype(onp.int64)]
+    bad = onp.isnan(values) & (column.to_numpy() != '')
+    if bad.any():      # not an integer: keep it as a category of its own rather than guess
+        out[bad] = ['s' + v for v in column.to_numpy()[bad]]
+    return out
+
+
+def tokens_from_frame(frame):
+    """DataFrame of the 40 raw string columns -> 39 token columns keyed 1..39."""
+    columns = {}
+    for j in range(1, NUM_INT + 1):
+        columns[j] = discretize(frame[j])
+    for j in range(NUM_INT + 1, NUM_FEAT + 1):
+        columns[j] = frame[j].to_numpy()
+    return pd.DataFrame(columns)
+
+
+def read_criteo(path):
+    """(labels float32 (n,), tokens DataFrame (n, 39), skipped) for a raw Criteo file."""
+    frame, skipped = read_table(path, NUM_FEAT + 1)
+    if len(frame) == 0:
+        raise DataError(f'{path}: no row has the {NUM_FEAT + 1} tab-separated fields of the '
+                        'Criteo format (label, I1..I13, C1..C26)')
+    labels = parse_labels(frame[0].to_numpy(), path)
+    return labels, tokens_from_frame(frame), skipped
+
+
+def criteo_dataset(path, feat_mapper=None, defaults=None, min_threshold=4):
+    """A CTRDataset (39 fields) from a raw Criteo file, with the chapter's mapping rules."""
+    labels, tokens, skipped = read_criteo(path)
+    return CTRDataset.from_tokens(labels, tokens, feat_mapper, defaults, min_threshold,
+                                  skipped=skipped, path=path)
