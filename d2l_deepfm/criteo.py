@@ -47,7 +47,7 @@ def read_criteo(path):
     if len(frame) == 0:
         raise DataError(f'{path}: no row has the {NUM_FEAT + 1} tab-separated fields of the '
                         'Criteo format (label, I1..I13, C1..C26)')
-    labels = parse_labels(frame[0].to_numpy(), path)
+    labels = parse_labels(frame[0].to_numpy(), path, NUM_FEAT + 1)
     return labels, tokens_from_frame(frame), skipped
 
 

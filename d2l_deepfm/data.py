@@ -23,6 +23,8 @@ import numpy as onp
 import pandas as pd
 from mxnet import gluon
 
+from .validate import checked_input, line_of_row
+
 NUM_FEAT = 34
 
 
@@ -45,6 +47,7 @@ def count_fields(path):
     return (n_tabs + 1)[length > 0]
 
 
+@checked_input      # missing/empty/binary files and header lines: see validate.py
 def read_table(path, num_columns):
     """Parse a tab-separated file into a DataFrame of strings, keeping only rows with exactly
     `num_columns` fields. Returns (frame, skipped)."""
@@ -64,13 +67,16 @@ def read_table(path, num_columns):
     return frame, int(n_fields.size - kept.sum())
 
 
-def parse_labels(values, path):
-    """Labels must be 0 or 1."""
+def parse_labels(values, path, num_columns=None):
+    """Labels must be 0 or 1. With num_columns, an error names the file's line."""
     labels = pd.to_numeric(pd.Series(values), errors='coerce').to_numpy()
     bad = ~onp.isin(labels, (0, 1))
     if bad.any():
         row = int(onp.flatnonzero(bad)[0])
-        raise DataError(f'{path}: label {values[row]!r} in data row {row + 1} is not 0 or 1')
+        line = line_of_row(path, num_columns, row) if num_columns else None
+        where = f'line {line}' if line else f'data row {row + 1}'
+        raise DataError(f'{path}, {where}: label {values[row]!r} is not 0 or 1; labels must be '
+                        '0 (no click) or 1 (click)')
     return labels.astype(onp.float32)
 
 
@@ -78,8 +84,9 @@ def read_ctr(path, num_feat=NUM_FEAT):
     """Read a file in the chapter's layout: (labels float32 (n,), tokens DataFrame (n, num_feat), skipped)."""
     frame, skipped = read_table(path, num_feat + 1)
     if len(frame) == 0:
-        raise DataError(f'{path}: no row has the expected {num_feat + 1} tab-separated fields')
-    labels = parse_labels(frame[0].to_numpy(), path)
+        raise DataError(f'{path}: no row has the expected {num_feat + 1} tab-separated fields '
+                        f'(label + {num_feat}); is the file in this layout?')
+    labels = parse_labels(frame[0].to_numpy(), path, num_feat + 1)
     tokens = frame.iloc[:, 1:]
     tokens.columns = range(1, num_feat + 1)
     return labels, tokens, skipped

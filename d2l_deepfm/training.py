@@ -94,13 +94,19 @@ def train_batch(net, X, y, loss, trainer, devices):
     return ls
 
 
+def epoch_seed(seed, epoch):
+    """The seed of one epoch: a resumed run replays exactly the epochs it did not finish
+    (MXNet 1.x cannot save its generators' state, so each epoch starts from its own seed)."""
+    return int(onp.random.SeedSequence((seed, epoch)).generate_state(1)[0] % 2 ** 31)
+
+
 class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite."""
 
 
 def train_ch13(net, train_data, test_data, loss, trainer, num_epochs, devices, rng,
                batch_size=2048, progress=True, desc='train', on_epoch=None,
-               valid_data=None, history=None, batches=None):
+               valid_data=None, history=None, batches=None, seed=None):
     """Train `net` and return the per-epoch history (a list of dicts).
 
     train_data, test_data, valid_data: CTRDataset-like objects with `features` and `labels`.
@@ -108,12 +114,16 @@ def train_ch13(net, train_data, test_data, loss, trainer, num_epochs, devices, r
     True, training stops. history: records of epochs already done (to resume after them).
     batches(epoch): an iterator of (X, y) numpy batches for that epoch, replacing the default
     shuffled slices of train_data (e.g. to read from a memory-mapped store).
+    seed: if given, every epoch re-seeds MXNet (dropout) and the shuffle from (seed, epoch),
+    so that a run resumed from a checkpoint gives the same numbers (`rng` is then unused).
     Raises TrainingDiverged if the training loss is not finite.
     """
     history = list(history or [])
     n = len(train_data.labels)
     for epoch in range(len(history) + 1, num_epochs + 1):
         start = time.perf_counter()
+        if seed is not None:
+            rng = seed_everything(epoch_seed(seed, epoch))
         loss_sum, seen = 0.0, 0
         if batches is None:
             epoch_batches = iter_batches(train_data.features, train_data.labels, batch_size, rng)

@@ -1,0 +1,167 @@
+"""Checks on the user's input files, shared by every format: one clear line per mistake.
+
+`checked_input` wraps `data.read_table` (the one function every format reads through): before
+parsing it rejects a missing path, a directory, an empty file and a file that is not UTF-8
+text (NUL bytes, invalid UTF-8, compressed archives), naming the line; after parsing it drops
+a header line. The other helpers run only when something is wrong or asked for: they rescan
+the file in Python to name the offending line, so the fast parser never has to track lines.
+
+A header is a first line whose label field is a word (`label`, `click`, `Label` ...), not a
+number and not a yes/no-like value (those are bad labels and are reported as such).
+"""
+import codecs
+import functools
+import os
+import re
+
+CHUNK = 1 << 24
+MAGIC = {b'\x1f\x8b': 'gzip-compressed', b'PK\x03\x04': 'a zip archive', b'BZh': 'bzip2-compressed',
+         b'\xfd7zXZ\x00': 'xz-compressed'}
+NOT_HEADERS = {'yes', 'no', 'true', 'false', 'y', 'n', 't', 'f'}
+WORD = re.compile(r'[A-Za-z_][A-Za-z0-9_ .\-]*')
+
+
+def _error(message):
+    from .data import DataError         # data.py imports this module: import late
+    return DataError(message)
+
+
+def is_header(line):
+    """True if `line` (one line of text) looks like a header: its first field is a column name."""
+    first = line.rstrip('\r\n').split('\t', 1)[0].strip()
+    if not WORD.fullmatch(first) or first.lower() in NOT_HEADERS:
+        return False
+    try:
+        float(first)                     # 'nan', 'inf', '1e3' are numbers, not names
+        return False
+    except ValueError:
+        return True
+
+
+def check_text_file(path):
+    """Raise DataError unless `path` is a non-empty UTF-8 text file; return its first non-blank
+    line (None if the file has only blank lines)."""
+    if os.path.isdir(path):
+        raise _error(f'{path}: is a directory, not a file; give the path of the data file')
+    if not os.path.exists(path):
+        raise _error(f'{path}: no such file; check the path')
+    if not os.path.isfile(path):
+        raise _error(f'{path}: not a regular file; give the path of the data file')
+    if os.path.getsize(path) == 0:
+        raise _error(f'{path}: the file is empty; expected tab-separated rows (label, then the fields)')
+    decoder = codecs.getincrementaldecoder('utf-8')()
+    line, first = 1, None
+    with open(path, 'rb') as f:
+        head = f.read(8)
+        for magic, what in MAGIC.items():
+            if head.startswith(magic):
+                raise _error(f'{path}: the file is {what}, not text; extract it first')
+        f.seek(0)
+        while True:
+            chunk = f.read(CHUNK)
+            if not chunk:
+                break
+            nul = chunk.find(b'\0')
+            pending = len(decoder.getstate()[0])     # bytes of a character split across chunks
+            try:
+                text = decoder.decode(chunk if nul < 0 else chunk[:nul])
+            except UnicodeDecodeError as e:
+                at = max(e.start - pending, 0)
+                line += chunk.count(b'\n', 0, at)
+                raise _error(f'{path}, line {line}: not UTF-8 text (byte 0x{chunk[at]:02x}); '
+                             'convert the file to UTF-8') from None
+            if nul >= 0:
+                line += chunk.count(b'\n', 0, nul)
+                raise _error(f'{path}, line {line}: binary data (a NUL byte), not text; '
+                             'expected a tab-separated text file')
+            if first is None:
+                first = next((s for s in text.split('\n') if s.strip()), None)
+            line += chunk.count(b'\n')
+        try:
+            decoder.decode(b'', final=True)
+        except UnicodeDecodeError:
+            raise _error(f'{path}: not UTF-8 text (it ends inside a character); '
+                         'convert the file to UTF-8') from None
+    if first is None:
+        raise _error(f'{path}: the file has only blank lines; expected tab-separated rows')
+    return first
+
+
+def checked_input(read_table):
+    """Decorate read_table(path, num_columns) -> (frame, skipped): input checks before the
+    parse, and the header line (if any) dropped after it (not counted as skipped)."""
+    @functools.wraps(read_table)
+    def wrapper(path, num_columns, *args, **kwargs):
+        first = check_text_file(path)
+        frame, skipped = read_table(path, num_columns, *args, **kwargs)
+        if is_header(first):
+            if first.rstrip('\r\n').count('\t') + 1 == num_columns:
+                frame = frame.iloc[1:].reset_index(drop=True)      # it was parsed as row 0
+            else:
+                skipped -= 1                                         # it was counted as malformed
+        return frame, skipped
+    return wrapper
+
+
+def data_lines(path, num_columns):
+    """(line number, fields) of each line the reader keeps as a data row, in order (slow path)."""
+    with open(path, encoding='utf-8', newline='') as f:
+        seen_first = False
+        for number, line in enumerate(f, 1):
+            line = line.rstrip('\r\n')
+            if not line:
+                continue
+            if not seen_first:
+                seen_first = True
+                if is_header(line):
+                    continue
+            fields = line.split('\t')
+            if len(fields) == num_columns:
+                yield number, fields
+
+
+def line_of_row(path, num_columns, row):
+    """The line number of data row `row` (0-based) of `path`, or None."""
+    for i, (number, _) in enumerate(data_lines(path, num_columns)):
+        if i == row:
+            return number
+    return None
+
+
+def first_malformed_line(path, num_columns):
+    """(line number, field count) of the first non-blank, non-header line with the wrong count."""
+    with open(path, encoding='utf-8', newline='') as f:
+        seen_first = False
+        for number, line in enumerate(f, 1):
+            line = line.rstrip('\r\n')
+            if not line:
+                continue
+            if not seen_first:
+                seen_first = True
+                if is_header(line):
+                    continue
+            count = line.count('\t') + 1
+            if count != num_columns:
+                return number, count
+    return None, None
+
+
+def enforce_strict(dataset, num_columns=None):
+    """--strict: any skipped (malformed) row of `dataset` is an error naming the first one."""
+    if not dataset.skipped:
+        return
+    num_columns = num_columns or dataset.NUM_FEATS + 1
+    number, count = first_malformed_line(dataset.path, num_columns)
+    raise _error(f'{dataset.path}, line {number}: {count} tab-separated fields, expected '
+                 f'{num_columns} ({dataset.skipped} malformed rows in all); fix the file, or drop '
+                 '--strict to skip such rows')
+
+
+def check_both_classes(dataset, role='training'):
+    """Raise DataError if every row of `dataset` has the same label (AUC is undefined)."""
+    labels = dataset.labels
+    positives = int(labels.sum())
+    if positives in (0, len(labels)):
+        raise _error(f'{dataset.path}: all {len(labels)} {role} rows have label '
+                     f'{int(positives > 0)}; AUC is undefined and nothing can be learned: '
+                     'the data needs both clicks (1) and non-clicks (0)')
