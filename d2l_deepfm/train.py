@@ -2,7 +2,8 @@
 
 Reads train.csv/test.csv in the chapter's layout (default: d2l's ctr data, or a synthetic
 stand-in when offline), trains with the chapter's settings unless told otherwise, and writes
-into --out: metrics.json, convergence.png, <model>.params and feature_map.json.
+into --out: metrics.json, convergence.png, <model>.params and feature_map.json, plus a
+checkpoint after every epoch (--resume continues from it; see checkpoints.py).
 """
 import argparse
 import json
@@ -46,6 +47,9 @@ def parse_devices(text):
         if kind not in ('cpu', 'gpu') or not (index or '0').isdigit():
             raise argparse.ArgumentTypeError(f'expected devices like cpu:0,cpu:1 or gpu:0, got {text!r}')
         devices.append(getattr(mx, kind)(int(index or 0)))
+        if kind == 'gpu' and devices[-1].device_id >= mx.context.num_gpus():
+            raise argparse.ArgumentTypeError(f'no {name.strip()}: this machine has '
+                                             f'{mx.context.num_gpus()} GPUs')
     return devices
 
 
@@ -70,6 +74,10 @@ def build_parser():
                    help='e.g. cpu:0,cpu:1 or gpu:0,gpu:1 (default: every GPU, else the CPU)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default='runs/latest', help='output folder (default: runs/latest)')
+    p.add_argument('--resume', action='store_true',
+                   help='continue the run in --out from its last complete epoch')
+    p.add_argument('--strict', action='store_true',
+                   help='a malformed row is an error (default: skipped, counted and reported)')
     p.add_argument('--no-progress', action='store_true', help='no progress bars or per-epoch lines')
     p.add_argument('--debug', action='store_true', help='show tracebacks')
     return p
@@ -85,10 +93,15 @@ def model_config(name, args):
 
 
 def build_model(name, field_dims, cfg):
+    import mxnet as mx
+
     from .models import FM, DeepFM
-    if name == 'fm':
-        return FM(field_dims, cfg['num_factors'])
-    return DeepFM(field_dims, cfg['num_factors'], cfg['mlp_dims'], cfg['dropout'])
+    # Fresh name counters: the same parameter names (and optimizer-state order) in every
+    # process, whatever was built before, so that checkpoints load into the right places.
+    with mx.name.NameManager():
+        if name == 'fm':
+            return FM(field_dims, cfg['num_factors'])
+        return DeepFM(field_dims, cfg['num_factors'], cfg['mlp_dims'], cfg['dropout'])
 
 
 def load_data(args, log):
@@ -103,6 +116,7 @@ def load_data(args, log):
         folder, source = default_data(args.data_root, download=not args.no_download, log=log)
     train = CTRDataset(os.path.join(folder, 'train.csv'), min_threshold=args.min_threshold)
     test = CTRDataset(os.path.join(folder, 'test.csv'), train.feat_mapper, train.defaults)
+    check_input(train, test, args, log)
     described = {'user': f'data from {folder}', 'local': f"d2l's ctr data ({folder})",
                  'downloaded': f"d2l's ctr data, downloaded ({folder})",
                  'synthetic': f'SYNTHETIC data ({folder}): d2l ctr.zip is not available offline; '
@@ -117,16 +131,34 @@ def load_data(args, log):
     return train, test, info
 
 
+def check_input(train, test, args, log):
+    """--strict, and a training set with both classes (validate.py)."""
+    from .validate import check_both_classes, enforce_strict
+    if args.strict:
+        enforce_strict(train)
+        enforce_strict(test)
+    check_both_classes(train)
+    if 0 < len(test) and test.labels.min() == test.labels.max():
+        log(f'note: {test.path}: every test row has label {int(test.labels[0])}: test AUC is undefined (nan)')
+
+
 def train_one(name, train, test, args, devices, log):
     from . import training
+    from .checkpoints import ModelCheckpoint, atomic_write
     cfg = model_config(name, args)
     rng = training.seed_everything(args.seed)
     net = training.initialize(build_model(name, train.field_dims, cfg), devices)
     trainer = training.make_trainer(net, cfg['lr'])
+    checkpoint = ModelCheckpoint(args.out, name)
+    history = checkpoint.restore(net, trainer, devices, cfg) if args.resume else []
+    if history:
+        log(f'{name}: resuming after epoch {len(history)}')
     history = training.train_ch13(net, train, test, training.make_loss(args.loss), trainer,
                                   args.epochs, devices, rng, batch_size=args.batch_size,
-                                  progress=not args.no_progress, desc=name)
-    net.save_parameters(os.path.join(args.out, f'{name}.params'))
+                                  progress=not args.no_progress, desc=name, history=history,
+                                  on_epoch=checkpoint.on_epoch(net, trainer, history, cfg),
+                                  seed=args.seed)
+    atomic_write(os.path.join(args.out, f'{name}.params'), net.save_parameters)
     return {'config': cfg, 'epochs': history, 'final': history[-1]}
 
 
@@ -150,27 +182,37 @@ def write_json(path, doc):
 
 def run(args, log=print):
     from . import training
+    from .checkpoints import Run, atomic_write
     from .data import save_feature_map
     from .plotting import plot_convergence
 
     start = time.perf_counter()
     os.makedirs(args.out, exist_ok=True)
+    checkpoints = Run(args.out)
+    checkpoints.begin(args.resume, log)
     train, test, info = load_data(args, log)
     save_feature_map(os.path.join(args.out, 'feature_map.json'), train,
                      min_threshold=args.min_threshold, format='d2l')
     devices = args.devices or training.try_all_gpus()
     log(f'devices: {devices}')
     names = MODELS if args.model == 'both' else (args.model,)
+    checkpoints.start(args.resume, run_settings(args, info, train), names, args.epochs)
     results = {}
-    for name in names:
-        results[name] = train_one(name, train, test, args, devices, log)
+    try:
+        for name in names:
+            results[name] = train_one(name, train, test, args, devices, log)
+    except training.TrainingDiverged:
+        checkpoints.finish('diverged')
+        raise
     doc = {'data': info, 'loss': args.loss, 'seed': args.seed, 'devices': [str(d) for d in devices],
            **results, 'wall_seconds': time.perf_counter() - start}
     write_json(os.path.join(args.out, 'metrics.json'), doc)
-    plot_convergence({n: r['epochs'] for n, r in results.items()},
-                     os.path.join(args.out, 'convergence.png'),
-                     title=f"{' vs '.join(n.upper() if n == 'fm' else 'DeepFM' for n in names)} "
-                           f"({info['source']} data)")
+    fig = plot_convergence({n: r['epochs'] for n, r in results.items()},
+                           title=f"{' vs '.join(n.upper() if n == 'fm' else 'DeepFM' for n in names)} "
+                                 f"({info['source']} data)")
+    atomic_write(os.path.join(args.out, 'convergence.png'),
+                 lambda tmp: fig.savefig(tmp, dpi=100, format='png'))
+    checkpoints.finish('done')
     log('\n' + format_table(results))
     log(f"\nwrote {args.out}/metrics.json, convergence.png, "
         f"{', '.join(n + '.params' for n in names)}, feature_map.json "
@@ -178,18 +220,44 @@ def run(args, log=print):
     return doc
 
 
+def run_settings(args, info, train):
+    """What a resumed run must share with the run it continues (checkpoints.Run)."""
+    import hashlib
+    return {'batch_size': args.batch_size, 'loss': args.loss, 'seed': args.seed,
+            'min_threshold': args.min_threshold, 'format': getattr(args, 'format', 'd2l'),
+            'train_rows': info['train_rows'], 'test_rows': info['test_rows'],
+            'field_dims_sha1': hashlib.sha1(train.field_dims.tobytes()).hexdigest()}
+
+
 def main(argv=None):
+    """Exit status: 0 done, 2 a user mistake (bad data, options or --out), 3 the training
+    diverged, 130 interrupted (Ctrl-C or SIGTERM; the last complete epoch is saved)."""
     args = build_parser().parse_args(argv)
+    from .checkpoints import Run, sigterm_as_interrupt
     from .data import DataError
+    from .training import TrainingDiverged
     try:
-        run(args)
+        with sigterm_as_interrupt():
+            run(args)
     except DataError as e:
         if args.debug:
             raise
         print(f'error: {e}', file=sys.stderr)
         return 2
+    except OSError as e:
+        if args.debug:
+            raise
+        print(f'error: {e.filename or args.out}: {e.strerror or e}', file=sys.stderr)
+        return 2
+    except TrainingDiverged as e:
+        if args.debug:
+            raise
+        print(f'error: {e}; the last good epochs are kept in {args.out}/checkpoints '
+              f'({Run(args.out).progress()}); try a smaller --lr in a new --out', file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
-        print('interrupted', file=sys.stderr)
+        print(f'interrupted; saved in {args.out}/checkpoints: {Run(args.out).progress()}; '
+              'continue with --resume', file=sys.stderr)
         return 130
     return 0
 

@@ -1,0 +1,210 @@
+"""Checkpoints in --out: after every epoch, what a run needs to continue exactly, written safely.
+
+Layout of `OUT/checkpoints/`:
+  run.json                 the run: status ('running', 'done', 'diverged'), epochs, settings
+  <model>.json             the model's last complete epoch: history so far, config, file names
+  <model>-epochNNNN.params Gluon parameters after that epoch (`net.save_parameters`)
+  <model>-epochNNNN.states Adam's state, learning rate and step count (`trainer.save_states`)
+
+Every file is written to a temporary name, flushed to disk, then renamed over the old one, and
+`<model>.json` is replaced only after the epoch's .params and .states are complete: a crash at
+any moment leaves the previous complete epoch in place. MXNet 1.x cannot save its random
+generators, so `training.train_ch13(seed=...)` re-seeds every epoch from (seed, epoch): with
+the same seed, a resumed run ends with the same numbers as an uninterrupted one.
+"""
+import contextlib
+import glob
+import json
+import os
+import signal
+import threading
+
+from .data import DataError
+
+FOLDER = 'checkpoints'
+
+
+class CheckpointError(DataError):
+    """A checkpoint that cannot be used as asked (reported as one line, like bad data)."""
+
+
+def atomic_write(path, write):
+    """Call write(tmp) to create a temporary file, sync it, then rename it to `path`.
+    Whatever happens, `path` is either its old content or the complete new one."""
+    tmp = f'{path}.tmp{os.getpid()}'
+    try:
+        write(tmp)
+        with open(tmp, 'rb+') as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_json(path, doc):
+    def write(tmp):
+        with open(tmp, 'w') as f:
+            json.dump(doc, f, indent=1)
+    atomic_write(path, write)
+
+
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f'{path}: unreadable checkpoint ({e}); delete it to start over')
+
+
+@contextlib.contextmanager
+def deferred_interrupt():
+    """Ctrl-C or SIGTERM during the block takes effect when the block is done (as
+    KeyboardInterrupt), so an epoch's checkpoint is always written completely."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    signals = (signal.SIGINT, signal.SIGTERM)
+    old = {s: signal.signal(s, lambda number, frame: caught.append(number)) for s in signals}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        if caught:
+            raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """SIGTERM (pre-emption, `kill`) stops the run like Ctrl-C: cleanly, after the last epoch."""
+    def interrupt(number, frame):
+        raise KeyboardInterrupt
+    old = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def signature(net):
+    """Parameter names and shapes in the Trainer's order (optimizer states follow this order)."""
+    return [[name, list(p.shape)] for name, p in sorted(net.collect_params().items())]
+
+
+class ModelCheckpoint:
+    """The checkpoint of one model (`fm`, `deepfm`) in one output folder."""
+
+    def __init__(self, out, name):
+        self.folder, self.name = os.path.join(out, FOLDER), name
+        self.pointer = os.path.join(self.folder, f'{name}.json')
+
+    def load(self):
+        """The checkpoint document, or None when there is none."""
+        return read_json(self.pointer)
+
+    def on_epoch(self, net, trainer, history, config):
+        """A `train_ch13` on_epoch hook: checkpoint after every epoch; never stops training."""
+        history = list(history)
+
+        def hook(record):
+            history.append(record)
+            self.save(net, trainer, history, config)
+            return False
+        return hook
+
+    def save(self, net, trainer, history, config):
+        os.makedirs(self.folder, exist_ok=True)
+        stem = f"{self.name}-epoch{history[-1]['epoch']:04d}"
+        params, states = stem + '.params', stem + '.states'
+        with deferred_interrupt():
+            atomic_write(os.path.join(self.folder, params), net.save_parameters)
+            atomic_write(os.path.join(self.folder, states), trainer.save_states)
+            write_json(self.pointer, {'model': self.name, 'epoch': history[-1]['epoch'],
+                                      'params': params, 'states': states, 'config': config,
+                                      'signature': signature(net), 'history': history})
+            for old in glob.glob(os.path.join(self.folder, f'{self.name}-epoch*')):
+                if os.path.basename(old) not in (params, states):
+                    os.remove(old)
+
+    def restore(self, net, trainer, devices, config):
+        """Load the last complete epoch into net and trainer; return its history ([] if none)."""
+        doc = self.load()
+        if doc is None:
+            return []
+        if doc['config'] != config:
+            changed = ', '.join(f'{k} {doc["config"].get(k)} (now {v})' for k, v in config.items()
+                                if doc['config'].get(k) != v)
+            raise CheckpointError(f'{self.pointer}: {self.name} was trained with {changed}; resume '
+                                  'with the same options, or use another --out')
+        if doc['signature'] != signature(net):
+            raise CheckpointError(f'{self.pointer}: the saved {self.name} has other parameters than '
+                                  'this model; use another --out')
+        for key in ('params', 'states'):
+            if not os.path.isfile(os.path.join(self.folder, doc[key])):
+                raise CheckpointError(f'{self.pointer}: {doc[key]} is missing; delete '
+                                      f'{self.folder} to start over')
+        net.load_parameters(os.path.join(self.folder, doc['params']), ctx=devices)
+        trainer.load_states(os.path.join(self.folder, doc['states']))
+        return doc['history']
+
+
+class Run:
+    """The run in one output folder: refuses to overwrite an unfinished run without --resume,
+    refuses to resume with settings that would not continue the same run."""
+
+    def __init__(self, out):
+        self.out, self.folder = out, os.path.join(out, FOLDER)
+        self.path = os.path.join(self.folder, 'run.json')
+
+    def state(self):
+        return read_json(self.path)
+
+    def progress(self):
+        """'fm epoch 3 of 30, deepfm epoch 0 of 30' from the checkpoints on disk."""
+        state = self.state() or {}
+        names = state.get('models') or sorted(os.path.basename(p)[:-5] for p in
+                                              glob.glob(os.path.join(self.folder, '*.json'))
+                                              if not p.endswith('run.json'))
+        parts = []
+        for name in names:
+            doc = ModelCheckpoint(self.out, name).load()
+            parts.append(f"{name} epoch {doc['epoch'] if doc else 0} of {state.get('epochs', '?')}")
+        return ', '.join(parts) or 'no complete epoch'
+
+    def begin(self, resume, log=print):
+        """Before any work: without --resume, an unfinished run in --out is an error."""
+        state = self.state()
+        if state is None or state.get('status') != 'running':
+            if resume:
+                log(f'note: nothing to resume in {self.out}; starting from scratch')
+            return
+        if not resume:
+            raise CheckpointError(f'{self.out} holds an unfinished run ({self.progress()}); '
+                                  f'continue it with --resume, or use another --out (or delete '
+                                  f'{self.folder} to start over)')
+
+    def start(self, resume, settings, models, epochs):
+        """Record the run; with --resume, check it continues the same run."""
+        state = self.state()
+        if resume and state is not None:
+            old = state.get('settings', {})
+            changed = [f'{k} {old.get(k)!r} (now {v!r})' for k, v in settings.items()
+                       if old.get(k) != v]
+            if changed:
+                raise CheckpointError(f'{self.path}: the run was made with {", ".join(changed)}; '
+                                      'resume with the same options and data, or use another --out')
+        elif os.path.isdir(self.folder):
+            for path in glob.glob(os.path.join(self.folder, '*')):     # a finished run: replaced
+                os.remove(path)
+        os.makedirs(self.folder, exist_ok=True)
+        write_json(self.path, {'status': 'running', 'models': list(models), 'epochs': epochs,
+                               'settings': settings})
+
+    def finish(self, status='done'):
+        state = self.state()
+        if state is not None:
+            write_json(self.path, {**state, 'status': status})
