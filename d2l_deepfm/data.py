@@ -18,6 +18,7 @@ Rows with the wrong number of fields are skipped as in the text, but counted (`s
 """
 import csv
 import os
+import warnings
 
 import numpy as onp
 import pandas as pd
@@ -56,11 +57,15 @@ def read_table(path, num_columns):
     n_fields = count_fields(path)
     if n_fields.size == 0:
         raise DataError(f'{path}: the file is empty')
-    frame = pd.read_csv(path, sep='\t', header=None, names=range(num_columns), dtype=str,
-                        keep_default_na=False, na_filter=False, quoting=csv.QUOTE_NONE,
-                        on_bad_lines='skip', engine='c')
-    # pandas already dropped the lines with too many fields; drop those with too few.
-    kept = n_fields[n_fields <= num_columns] == num_columns
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', pd.errors.ParserWarning)
+        frame = pd.read_csv(path, sep='\t', header=None, names=range(num_columns), dtype=str,
+                            keep_default_na=False, na_filter=False, quoting=csv.QUOTE_NONE,
+                            on_bad_lines='skip', engine='c', index_col=False)
+    # pandas dropped the lines with too many fields, except that a long first line sets the
+    # width: lines up to it are kept, cut short (index_col=False). Keep only the right count.
+    parsed = n_fields <= max(num_columns, n_fields[0])
+    kept = n_fields[parsed] == num_columns
     if len(kept) != len(frame):
         raise DataError(f'{path}: could not parse the file as tab-separated text')
     frame = frame[kept].reset_index(drop=True)
