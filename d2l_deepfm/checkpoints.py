@@ -147,8 +147,16 @@ class ModelCheckpoint:
             if not os.path.isfile(os.path.join(self.folder, doc[key])):
                 raise CheckpointError(f'{self.pointer}: {doc[key]} is missing; delete '
                                       f'{self.folder} to start over')
-        net.load_parameters(os.path.join(self.folder, doc['params']), ctx=devices)
-        trainer.load_states(os.path.join(self.folder, doc['states']))
+        import pickle
+
+        import mxnet as mx
+        try:
+            net.load_parameters(os.path.join(self.folder, doc['params']), ctx=devices)
+            trainer.load_states(os.path.join(self.folder, doc['states']))
+        except (mx.MXNetError, ValueError, AssertionError, OSError, EOFError,
+                pickle.UnpicklingError) as e:
+            raise CheckpointError(f'{self.pointer}: the saved files are damaged ({type(e).__name__}); '
+                                  f'delete {self.folder} to start over') from e
         return doc['history']
 
 

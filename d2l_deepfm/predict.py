@@ -53,7 +53,7 @@ def load_model(model_dir, name, devices):
     net = build_model(name, doc['field_dims'], metrics[name]['config'])
     try:
         net.load_parameters(params, ctx=devices)
-    except (mx.MXNetError, AssertionError, OSError) as e:
+    except (mx.MXNetError, ValueError, AssertionError, OSError) as e:
         raise DataError(f'{params}: cannot load the parameters ({str(e).splitlines()[0][:200]}); '
                         'the file is damaged or from another model') from e
     net.hybridize(static_alloc=True, static_shape=True)

@@ -190,3 +190,17 @@ def test_damaged_checkpoint_is_a_clear_error(small_ctr, tmp_path, capsys):
     assert train.main([*common, '--epochs', '2', '--resume']) == 2
     err = capsys.readouterr().err
     assert err.startswith('error:') and 'unreadable checkpoint' in err and len(err.splitlines()) == 1
+
+
+def test_damaged_parameter_file_is_a_clear_error(small_ctr, tmp_path, capsys):
+    out = str(tmp_path / 'out')
+    common = ['--data-dir', small_ctr, '--out', out, '--model', 'fm', '--batch-size', '2048',
+              '--no-progress']
+    assert train.main([*common, '--epochs', '1']) == 0
+    params = json.load(open(os.path.join(out, 'checkpoints', 'fm.json')))['params']
+    with open(os.path.join(out, 'checkpoints', params), 'r+b') as f:
+        f.truncate(64)
+    capsys.readouterr()
+    assert train.main([*common, '--epochs', '2', '--resume']) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error:') and 'damaged' in err and len(err.splitlines()) == 1
