@@ -87,11 +87,12 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_numbers(small_ctr, tmp_pat
     assert json.load(open(os.path.join(out, 'checkpoints', 'run.json')))['status'] == 'done'
 
 
-def test_ctrl_c_stops_after_the_last_complete_epoch(small_ctr, tmp_path, reference):
+@pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM], ids=['ctrl-c', 'sigterm'])
+def test_ctrl_c_stops_after_the_last_complete_epoch(small_ctr, tmp_path, reference, signum):
     out = str(tmp_path / 'out')
     proc = start(small_ctr, out, '--model', 'deepfm')
     wait_for_epoch(out, 'deepfm', 1, proc)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert 'Traceback' not in err and 'continue with --resume' in err
