@@ -21,8 +21,10 @@ def build_parser():
     p.add_argument('--model-dir', required=True, help='the --out folder of a training run')
     p.add_argument('--input', required=True, help='rows to score (tab-separated, label column optional)')
     p.add_argument('--output', help='where to write the probabilities, one per line (default: stdout)')
-    p.add_argument('--model', choices=MODELS, help='which trained model (default: deepfm if trained, else fm)')
-    p.add_argument('--devices', type=parse_devices, help='e.g. cpu:0 or gpu:0 (default: every GPU, else the CPU)')
+    p.add_argument('--model', choices=MODELS,
+                   help='which trained model (default: deepfm if trained, else fm)')
+    p.add_argument('--devices', type=parse_devices,
+                   help='e.g. cpu:0 or gpu:0 (default: every GPU, else the CPU)')
     p.add_argument('--debug', action='store_true', help='show tracebacks')
     return p
 

@@ -73,7 +73,8 @@ def test_unseen_values_map_to_the_field_defaults(trained_run, small_ctr, tmp_pat
 def test_module_entry_writes_to_stdout_in_order(trained_run, small_ctr, tmp_path):
     rows = lines_of(os.path.join(small_ctr, 'test.csv'))[:20]
     src = write(tmp_path / 'r.csv', rows)
-    assert predict.main(['--model-dir', trained_run, '--input', src, '--output', str(tmp_path / 'f.txt')]) == 0
+    assert predict.main(['--model-dir', trained_run, '--input', src,
+                         '--output', str(tmp_path / 'f.txt')]) == 0
     r = subprocess.run([sys.executable, '-m', 'd2l_deepfm.predict', '--model-dir', trained_run,
                         '--input', src], capture_output=True, text=True, timeout=120, cwd=ROOT,
                        env={**os.environ, 'PYTHONPATH': ROOT})
