@@ -73,6 +73,13 @@ def build_parser():
     p.add_argument('--devices', type=parse_devices,
                    help='e.g. cpu:0,cpu:1 or gpu:0,gpu:1 (default: every GPU, else the CPU)')
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--data-store', help='a store written by python -m d2l_deepfm.preprocess '
+                   '(memory-mapped, read in shuffled blocks; replaces --data-dir)')
+    p.add_argument('--block-rows', type=positive(int), default=1 << 20,
+                   help='rows read at a time from --data-store (default 1048576)')
+    p.add_argument('--kvstore', choices=('device', 'local', 'dist_sync', 'dist_async'),
+                   default='device', help='Gluon kvstore; dist_* run under python -m '
+                   'd2l_deepfm.launch, one shard per worker, outputs from rank 0 (default device)')
     p.add_argument('--out', default='runs/latest', help='output folder (default: runs/latest)')
     p.add_argument('--resume', action='store_true',
                    help='continue the run in --out from its last complete epoch')
@@ -106,6 +113,9 @@ def build_model(name, field_dims, cfg):
 
 def load_data(args, log):
     from .data import CTRDataset, DataError, default_data, has_ctr_files
+    if getattr(args, 'data_store', None):
+        from .store import load_for_training
+        return load_for_training(args.data_store, log)
     if args.data_dir:
         folder, source = args.data_dir, 'user'
         if not os.path.isdir(folder):
@@ -142,23 +152,30 @@ def check_input(train, test, args, log):
         log(f'note: {test.path}: every test row has label {int(test.labels[0])}: test AUC is undefined (nan)')
 
 
-def train_one(name, train, test, args, devices, log):
+def train_one(name, train, test, args, devices, log, cluster=None):
     from . import training
     from .checkpoints import ModelCheckpoint, atomic_write
+    from .distributed import Cluster
+    cluster = cluster or Cluster()
     cfg = model_config(name, args)
     rng = training.seed_everything(args.seed)
     net = training.initialize(build_model(name, train.field_dims, cfg), devices)
-    trainer = training.make_trainer(net, cfg['lr'])
-    checkpoint = ModelCheckpoint(args.out, name)
-    history = checkpoint.restore(net, trainer, devices, cfg) if args.resume else []
+    trainer = training.make_trainer(net, cfg['lr'], kvstore=cluster.kvstore)
+    # no checkpoints with a distributed kvstore: Adam's state lives on the servers
+    checkpoint = None if cluster.distributed else ModelCheckpoint(args.out, name)
+    history = checkpoint.restore(net, trainer, devices, cfg) if args.resume and checkpoint else []
     if history:
         log(f'{name}: resuming after epoch {len(history)}')
+    batches = cluster.batches(train, args.batch_size, rng, getattr(args, 'block_rows', 1 << 20),
+                              seed=args.seed)
     history = training.train_ch13(net, train, test, training.make_loss(args.loss), trainer,
                                   args.epochs, devices, rng, batch_size=args.batch_size,
                                   progress=not args.no_progress, desc=name, history=history,
-                                  on_epoch=checkpoint.on_epoch(net, trainer, history, cfg),
-                                  seed=args.seed)
-    atomic_write(os.path.join(args.out, f'{name}.params'), net.save_parameters)
+                                  on_epoch=checkpoint.on_epoch(net, trainer, history, cfg)
+                                  if checkpoint else None,
+                                  seed=args.seed, batches=batches)
+    if cluster.writes_outputs:
+        atomic_write(os.path.join(args.out, f'{name}.params'), net.save_parameters)
     return {'config': cfg, 'epochs': history, 'final': history[-1]}
 
 
@@ -183,36 +200,58 @@ def write_json(path, doc):
 def run(args, log=print):
     from . import training
     from .checkpoints import Run, atomic_write
-    from .data import save_feature_map
+    from .data import DataError, save_feature_map
+    from .distributed import Cluster
     from .plotting import plot_convergence
 
     start = time.perf_counter()
-    os.makedirs(args.out, exist_ok=True)
-    checkpoints = Run(args.out)
-    checkpoints.begin(args.resume, log)
-    train, test, info = load_data(args, log)
-    save_feature_map(os.path.join(args.out, 'feature_map.json'), train,
-                     min_threshold=args.min_threshold, format='d2l')
-    devices = args.devices or training.try_all_gpus()
-    log(f'devices: {devices}')
     names = MODELS if args.model == 'both' else (args.model,)
-    checkpoints.start(args.resume, run_settings(args, info, train), names, args.epochs)
+    if args.kvstore.startswith('dist') and len(names) > 1:
+        raise DataError(f'--kvstore {args.kvstore} trains one model per job: '
+                        'add --model fm or --model deepfm')
+    if args.kvstore.startswith('dist') and args.resume:
+        raise DataError(f'--resume does not work with --kvstore {args.kvstore} (no checkpoints: '
+                        "Adam's state lives on the parameter servers)")
+    cluster = Cluster(args.kvstore)
+    checkpoints = None
+    if not cluster.writes_outputs:        # workers other than rank 0 train and write nothing
+        log = lambda *a, **k: None        # noqa: E731
+    else:
+        os.makedirs(args.out, exist_ok=True)
+        if not cluster.distributed:
+            checkpoints = Run(args.out)
+            checkpoints.begin(args.resume, log)
+    train, test, info = load_data(args, log)
+    if cluster.writes_outputs:
+        save_feature_map(os.path.join(args.out, 'feature_map.json'), train,
+                         min_threshold=args.min_threshold, format=info.get('format', 'd2l'))
+    devices = args.devices or training.try_all_gpus()
+    log(f'devices: {devices}' + (f', kvstore {cluster.name}: {cluster.num_workers} workers'
+                                 if cluster.distributed else ''))
+    if checkpoints:
+        checkpoints.start(args.resume, run_settings(args, info, train), names, args.epochs)
     results = {}
     try:
         for name in names:
-            results[name] = train_one(name, train, test, args, devices, log)
+            results[name] = train_one(name, train, test, args, devices, log, cluster)
     except training.TrainingDiverged:
-        checkpoints.finish('diverged')
+        if checkpoints:
+            checkpoints.finish('diverged')
         raise
+    if not cluster.writes_outputs:
+        return None
     doc = {'data': info, 'loss': args.loss, 'seed': args.seed, 'devices': [str(d) for d in devices],
            **results, 'wall_seconds': time.perf_counter() - start}
+    if cluster.distributed:
+        doc['cluster'] = cluster.describe()
     write_json(os.path.join(args.out, 'metrics.json'), doc)
     fig = plot_convergence({n: r['epochs'] for n, r in results.items()},
                            title=f"{' vs '.join(n.upper() if n == 'fm' else 'DeepFM' for n in names)} "
                                  f"({info['source']} data)")
     atomic_write(os.path.join(args.out, 'convergence.png'),
                  lambda tmp: fig.savefig(tmp, dpi=100, format='png'))
-    checkpoints.finish('done')
+    if checkpoints:
+        checkpoints.finish('done')
     log('\n' + format_table(results))
     log(f"\nwrote {args.out}/metrics.json, convergence.png, "
         f"{', '.join(n + '.params' for n in names)}, feature_map.json "

@@ -169,4 +169,10 @@ def initialize(net, devices, hybridize=True):
 
 
 def make_trainer(net, lr, kvstore='device'):
-    return gluon.Trainer(net.collect_params(), 'adam', {'learning_rate': lr}, kvstore=kvstore)
+    """Adam through a Gluon Trainer. With a distributed kvstore the servers add up the
+    workers' gradients, so rescale_grad averages them over the workers."""
+    params = {'learning_rate': lr}
+    num_workers = getattr(kvstore, 'num_workers', 1)
+    if num_workers > 1:
+        params['rescale_grad'] = 1.0 / num_workers
+    return gluon.Trainer(net.collect_params(), 'adam', params, kvstore=kvstore)

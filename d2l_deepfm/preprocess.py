@@ -1,0 +1,355 @@
+"""python -m d2l_deepfm.preprocess: a click log larger than memory -> a memory-mapped store.
+
+    python -m d2l_deepfm.preprocess --format criteo --input train.txt --test test.txt --out store/
+
+The input is read in blocks of whole lines (`--block-mb`), each parsed by pandas exactly as
+`data.read_table` parses a whole file (same separator, quoting and skipping rules; rows with
+the wrong number of fields are skipped and counted), in `--workers` processes.
+
+Pass 1 (training file): each block's values are factorized per field and given global ids in
+order of first appearance, their counts are added up, and the ids are written to a temporary
+file. Pass 2 turns ids into the chapter's indices (`data.build_feat_mapper`'s rules: values
+seen >= min_threshold times get 0..n-1 in order of first appearance, every other value
+defaults[i] = n; then offsets) with one lookup per block; the text is parsed only once. Test
+and validation files are mapped with the training vocabulary in one pass.
+
+Memory holds one block per process and one count per distinct value: it grows with the
+vocabulary, never with the number of rows. The store (see `store.py`):
+
+    DIR/feature_map.json          data.save_feature_map's document (+ format, min_threshold)
+    DIR/{split}.features.npy      int32 (rows, num_feat), offsets applied (np.load(mmap_mode='r'))
+    DIR/{split}.labels.npy        uint8 (rows,)
+    DIR/store.json                format, rows and skipped rows per split, rows/s, peak RSS
+"""
+import argparse
+import collections
+import csv
+import io
+import os
+import resource
+import sys
+import time
+import types
+
+import numpy as onp
+import pandas as pd
+
+from . import criteo, data
+from .data import DataError
+
+FORMATS = {'d2l': data.NUM_FEAT, 'criteo': criteo.NUM_FEAT}
+SPLITS = ('train', 'valid', 'test')
+
+
+# --- reading: blocks of whole lines, parsed like data.read_table ----------------------------
+
+def line_blocks(path, block_bytes):
+    """(start, end) byte ranges of `path`, about block_bytes long, each ending after a newline."""
+    size = os.path.getsize(path)
+    with open(path, 'rb') as f:
+        start = 0
+        while start < size:
+            end = min(start + block_bytes, size)
+            f.seek(end)
+            while end < size:                     # extend to the end of the line
+                piece = f.read(1 << 16)
+                cut = piece.find(b'\n')
+                if cut >= 0:
+                    end += cut + 1
+                    break
+                end += len(piece)
+            yield start, end
+            start = end
+
+
+def fields_per_line(raw):
+    """Number of tab-separated fields on each non-blank line of a uint8 buffer ending in '\\n'."""
+    ends = onp.flatnonzero(raw == ord('\n'))
+    starts = onp.concatenate(([0], ends[:-1] + 1))
+    tabs = onp.diff(onp.searchsorted(onp.flatnonzero(raw == ord('\t')), ends), prepend=0)
+    length = ends - starts - (raw[onp.maximum(ends - 1, 0)] == ord('\r'))
+    return (tabs + 1)[length > 0]
+
+
+def parse_block(path, start, end, fmt):
+    """Parse one block: labels (uint8), per field (codes, uniques) in order of first appearance,
+    the number of skipped rows, and the first bad label (row in block, value) if any."""
+    num_columns = FORMATS[fmt] + 1
+    with open(path, 'rb') as f:
+        f.seek(start)
+        buf = f.read(end - start)
+    if not buf.endswith(b'\n'):
+        buf += b'\n'
+    n_fields = fields_per_line(onp.frombuffer(buf, dtype=onp.uint8))
+    frame = pd.read_csv(io.BytesIO(buf), sep='\t', header=None, names=range(num_columns),
+                        dtype=str, keep_default_na=False, na_filter=False,
+                        quoting=csv.QUOTE_NONE, on_bad_lines='skip', engine='c')
+    kept = n_fields[n_fields <= num_columns] == num_columns     # as data.read_table does
+    if len(kept) != len(frame):
+        raise DataError(f'{path}: could not parse the file as tab-separated text')
+    if not kept.all():
+        frame = frame[kept].reset_index(drop=True)
+    raw_labels = frame[0].to_numpy()
+    labels = pd.to_numeric(pd.Series(raw_labels), errors='coerce').to_numpy()
+    bad = ~onp.isin(labels, (0, 1))
+    bad_label = (int(onp.flatnonzero(bad)[0]), raw_labels[onp.flatnonzero(bad)[0]]) if bad.any() else None
+    fields = []
+    for j in range(1, num_columns):
+        codes, uniques = pd.factorize(frame[j].to_numpy())
+        if fmt == 'criteo' and j <= criteo.NUM_INT:
+            # the winners' binning, computed once per distinct value instead of once per row
+            token_codes, uniques = pd.factorize(criteo.discretize(pd.Series(uniques, dtype=object)))
+            codes = token_codes[codes]
+        fields.append((codes.astype(onp.int32), onp.asarray(uniques, dtype=object)))
+    return types.SimpleNamespace(labels=onp.nan_to_num(labels).astype(onp.uint8), fields=fields,
+                                 skipped=int(n_fields.size - kept.sum()), bad_label=bad_label,
+                                 rows=len(frame))
+
+
+def _fork_ok():
+    import multiprocessing
+    return 'fork' in multiprocessing.get_all_start_methods()
+
+
+def parsed_blocks(path, fmt, block_bytes, workers):
+    """parse_block over the whole file, in file order, using `workers` processes."""
+    if not os.path.isfile(path):
+        raise DataError(f'{path}: no such file')
+    if os.path.getsize(path) == 0:
+        raise DataError(f'{path}: the file is empty')
+    ranges = line_blocks(path, block_bytes)
+    if workers <= 1 or not _fork_ok():
+        for start, end in ranges:
+            yield parse_block(path, start, end, fmt)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('fork')) as pool:
+        window = collections.deque()              # a few blocks in flight: memory stays bounded
+        for start, end in ranges:
+            window.append(pool.submit(parse_block, path, start, end, fmt))
+            if len(window) >= 2 * workers:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
+
+
+# --- the vocabulary: counts per field, in order of first appearance ---------------------------
+
+class Vocabulary:
+    """Every distinct value of each field, in order of first appearance, with its count."""
+
+    def __init__(self, num_feat):
+        self.ids = [{} for _ in range(num_feat)]
+        self.counts = [onp.zeros(0, dtype=onp.int64) for _ in range(num_feat)]
+
+    def add(self, block):
+        """Count a parsed block; return its rows as global value ids (int32, rows x fields)."""
+        out = onp.empty((block.rows, len(self.ids)), dtype=onp.int32)
+        for f, (codes, uniques) in enumerate(block.fields):
+            ids = self.ids[f]
+            gid = onp.fromiter((ids.setdefault(v, len(ids)) for v in uniques), dtype=onp.int64,
+                               count=len(uniques))
+            if len(ids) > len(self.counts[f]):
+                self.counts[f] = onp.concatenate(
+                    (self.counts[f], onp.zeros(len(ids) - len(self.counts[f]), dtype=onp.int64)))
+            self.counts[f][gid] += onp.bincount(codes, minlength=len(uniques))
+            out[:, f] = gid[codes]
+        return out
+
+    def feature_map(self, min_threshold):
+        """(feat_mapper, defaults, field_dims, lookup): data.build_feat_mapper's rules, and one
+        array that turns (global id + id_base[f]) into the stored index (offsets applied)."""
+        feat_mapper, defaults, field_dims, lookups, offset = {}, {}, [], [], 0
+        for f, ids in enumerate(self.ids):
+            keep = self.counts[f] >= min_threshold
+            values = onp.array(list(ids), dtype=object)[keep]
+            feat_mapper[f + 1] = {v: i for i, v in enumerate(values)}
+            defaults[f + 1] = len(values)
+            index = onp.full(len(ids), len(values), dtype=onp.int64)
+            index[keep] = onp.arange(len(values))
+            lookups.append(index + offset)
+            field_dims.append(len(values) + 1)
+            offset += len(values) + 1
+        self.id_base = onp.concatenate(([0], onp.cumsum([len(i) for i in self.ids])[:-1]))
+        return feat_mapper, defaults, onp.array(field_dims), onp.concatenate(lookups)
+
+
+def map_block(block, indexes, defaults, offsets):
+    """A parsed test/validation block -> stored indices, with the training feature map
+    (indexes[f]: pd.Index of field f+1's kept values, as data.map_tokens looks them up)."""
+    out = onp.empty((block.rows, len(block.fields)), dtype=onp.int32)
+    for f, (codes, uniques) in enumerate(block.fields):
+        idx = indexes[f].get_indexer(uniques)
+        idx = onp.where(idx < 0, defaults[f + 1], idx) + offsets[f]
+        out[:, f] = idx[codes]
+    return out
+
+
+# --- writing .npy files of unknown length, block by block --------------------------------------
+
+class NpyWriter:
+    """Append rows to a raw temporary file; `close` writes the .npy (header + rows).
+
+    Plain file writes, not a memory map: written pages stay in the page cache and do not
+    count in this process's resident memory."""
+
+    def __init__(self, path, dtype, width=None):
+        self.path, self.dtype, self.width, self.rows = path, onp.dtype(dtype), width, 0
+        self.tmp = path + '.part'
+        self.file = open(self.tmp, 'wb')
+
+    def write(self, array):
+        self.file.write(onp.ascontiguousarray(array, dtype=self.dtype).tobytes())
+        self.rows += len(array)
+
+    def close(self):
+        self.file.close()
+        shape = (self.rows,) if self.width is None else (self.rows, self.width)
+        header = onp.lib.format.open_memmap(self.path, mode='w+', dtype=self.dtype, shape=shape)
+        offset = header.offset
+        del header
+        with open(self.path, 'r+b') as out, open(self.tmp, 'rb') as src:
+            out.seek(offset)
+            for piece in iter(lambda: src.read(1 << 24), b''):
+                out.write(piece)
+        os.remove(self.tmp)
+
+
+def _check_labels(block, path, rows_before):
+    if block.bad_label is not None:
+        row, value = block.bad_label
+        raise DataError(f'{path}: label {value!r} in data row {rows_before + row + 1} is not 0 or 1')
+
+
+def _no_rows(path, fmt):
+    return DataError(f'{path}: no row has the expected {FORMATS[fmt] + 1} tab-separated fields'
+                     + (' of the Criteo format (label, I1..I13, C1..C26)' if fmt == 'criteo' else ''))
+
+
+def peak_rss_mb():
+    """Peak resident memory of this process and of its (finished) worker processes, in MiB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return round(own, 1), round(children, 1)
+
+
+def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_threshold=4,
+               block_mb=16, workers=None, log=print):
+    """Build the store in `out`; return the report written to out/store.json."""
+    if fmt not in FORMATS:
+        raise DataError(f'unknown format {fmt!r} (expected one of {", ".join(FORMATS)})')
+    workers = workers or min(os.cpu_count() or 1, 4)
+    block_bytes = int(block_mb * (1 << 20))
+    os.makedirs(out, exist_ok=True)
+    start = time.perf_counter()
+    num_feat = FORMATS[fmt]
+    report = {'format': fmt, 'num_feat': num_feat, 'min_threshold': min_threshold, 'splits': {}}
+
+    # pass 1: parse the training file once; count values; write global ids
+    vocab = Vocabulary(num_feat)
+    ids_path = os.path.join(out, 'train.ids.part')
+    labels = NpyWriter(os.path.join(out, 'train.labels.npy'), onp.uint8)
+    rows = skipped = 0
+    with open(ids_path, 'wb') as ids_file:
+        for block in parsed_blocks(train_path, fmt, block_bytes, workers):
+            _check_labels(block, train_path, rows)
+            ids_file.write(vocab.add(block).tobytes())
+            labels.write(block.labels)
+            rows, skipped = rows + block.rows, skipped + block.skipped
+    labels.close()
+    if rows == 0:
+        raise _no_rows(train_path, fmt)
+    feat_mapper, defaults, field_dims, lookup = vocab.feature_map(min_threshold)
+    report['splits']['train'] = {'input': os.path.abspath(train_path), 'rows': rows, 'skipped': skipped}
+    log(f'train: {rows} rows ({skipped} skipped), {int(field_dims.sum())} features, '
+        f'{sum(len(i) for i in vocab.ids)} distinct values; {time.perf_counter() - start:.1f} s')
+
+    # pass 2: global ids -> the chapter's indices, one lookup per block
+    features = NpyWriter(os.path.join(out, 'train.features.npy'), onp.int32, num_feat)
+    ids = onp.memmap(ids_path, dtype=onp.int32, mode='r', shape=(rows, num_feat))
+    step = max(1, block_bytes // (4 * num_feat))
+    for lo in range(0, rows, step):
+        features.write(lookup[ids[lo:lo + step] + vocab.id_base])
+    del ids
+    features.close()
+    os.remove(ids_path)
+    offsets = onp.concatenate(([0], onp.cumsum(field_dims)[:-1]))
+    del vocab, lookup
+    indexes = [pd.Index(list(feat_mapper[f + 1]), dtype=object) for f in range(num_feat)]
+
+    for split, path in (('valid', valid_path), ('test', test_path)):
+        if path is None:
+            continue
+        t0 = time.perf_counter()
+        features = NpyWriter(os.path.join(out, f'{split}.features.npy'), onp.int32, num_feat)
+        labels = NpyWriter(os.path.join(out, f'{split}.labels.npy'), onp.uint8)
+        n = skipped = 0
+        for block in parsed_blocks(path, fmt, block_bytes, workers):
+            _check_labels(block, path, n)
+            features.write(map_block(block, indexes, defaults, offsets))
+            labels.write(block.labels)
+            n, skipped = n + block.rows, skipped + block.skipped
+        features.close()
+        labels.close()
+        if n == 0:
+            raise _no_rows(path, fmt)
+        report['splits'][split] = {'input': os.path.abspath(path), 'rows': n, 'skipped': skipped}
+        log(f'{split}: {n} rows ({skipped} skipped); {time.perf_counter() - t0:.1f} s')
+
+    dataset = types.SimpleNamespace(NUM_FEATS=num_feat, feat_mapper=feat_mapper,
+                                    defaults=defaults, field_dims=field_dims)
+    data.save_feature_map(os.path.join(out, 'feature_map.json'), dataset,
+                          min_threshold=min_threshold, format=fmt)
+    seconds = time.perf_counter() - start
+    total = sum(s['rows'] + s['skipped'] for s in report['splits'].values())
+    own, children = peak_rss_mb()
+    report.update(seconds=round(seconds, 3), rows_per_sec=round(total / seconds),
+                  num_features=int(field_dims.sum()), workers=workers, block_mb=block_mb,
+                  peak_rss_mb=own, peak_rss_workers_mb=children)
+    from .train import write_json
+    write_json(os.path.join(out, 'store.json'), report)
+    return report
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog='python -m d2l_deepfm.preprocess',
+                                description=__doc__.split('\n')[0])
+    p.add_argument('--format', choices=tuple(FORMATS), default='d2l',
+                   help="'d2l': label + 34 fields (the chapter's ctr data); "
+                        "'criteo': raw Kaggle Criteo rows (label, I1..I13, C1..C26)")
+    p.add_argument('--input', required=True, help='training file (the vocabulary comes from it)')
+    p.add_argument('--test', help='test file, mapped with the training vocabulary')
+    p.add_argument('--valid', help='validation file, mapped with the training vocabulary')
+    p.add_argument('--out', required=True, help='store folder')
+    p.add_argument('--min-threshold', type=int, default=4,
+                   help='values seen fewer times in training map to the field default (chapter: 4)')
+    p.add_argument('--block-mb', type=float, default=16, help='MiB of text per block (default 16)')
+    p.add_argument('--workers', type=int, default=None,
+                   help='parsing processes (default: the number of CPUs, at most 4)')
+    p.add_argument('--debug', action='store_true', help='show tracebacks')
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.min_threshold < 1 or args.block_mb <= 0 or (args.workers is not None and args.workers < 1):
+        print('error: --min-threshold, --block-mb and --workers must be positive', file=sys.stderr)
+        return 2
+    try:
+        report = preprocess(args.format, args.input, args.out, args.test, args.valid,
+                            args.min_threshold, args.block_mb, args.workers)
+    except (DataError, OSError) as e:
+        if args.debug:
+            raise
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    print(f"wrote {args.out}: {report['rows_per_sec']} rows/s ({report['seconds']:.1f} s, "
+          f"{report['workers']} workers), peak RSS {report['peak_rss_mb']} MiB "
+          f"(workers {report['peak_rss_workers_mb']} MiB), skipped rows: "
+          + ', '.join(f"{k} {v['skipped']}" for k, v in report['splits'].items()))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

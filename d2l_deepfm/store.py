@@ -1,0 +1,134 @@
+"""The store written by `d2l_deepfm.preprocess`, read without loading it whole.
+
+A split of the store looks like a `CTRDataset` (`features`, `labels`, `field_dims`,
+`feat_mapper`, `defaults`, `skipped`, `len`), but `features` and `labels` are memory maps.
+Training reads it in shuffled blocks (`block_batches`): every epoch the blocks of
+`block_rows` rows are visited in a random order, each block is read in one sequential slice
+and its rows are shuffled. When the split (or this worker's shard) fits in one block, the
+batches are exactly those of `training.iter_batches`: the same permutation from the same
+generator, so training from the store gives the same numbers as training from the text file.
+"""
+import json
+import os
+
+import numpy as onp
+
+from .data import DataError, load_feature_map
+
+
+class StoreSplit:
+    """One split ('train', 'valid' or 'test') of a store, memory-mapped."""
+
+    def __init__(self, folder, split, doc):
+        self.path = os.path.join(folder, split)
+        self.features = onp.load(self.path + '.features.npy', mmap_mode='r')
+        self.labels = onp.load(self.path + '.labels.npy', mmap_mode='r')
+        if self.features.dtype != onp.int32 or len(self.features) != len(self.labels):
+            raise DataError(f'{folder}: {split}.features.npy / {split}.labels.npy do not match')
+        self.NUM_FEATS = self.features.shape[1]
+        self.count = len(self.labels)
+        self.skipped = doc['splits'][split]['skipped']
+        self._folder = folder
+
+    def __len__(self):
+        return self.count
+
+    @property
+    def feature_map(self):
+        return load_feature_map(os.path.join(self._folder, 'feature_map.json'))
+
+    @property
+    def feat_mapper(self):
+        return self.feature_map[0]
+
+    @property
+    def defaults(self):
+        return self.feature_map[1]
+
+
+def open_store(folder):
+    """{'train': StoreSplit, 'test': ..., 'valid': ...} for the splits present, and the store's
+    report (store.json). Raises DataError when `folder` is not a complete store."""
+    report_path = os.path.join(folder, 'store.json')
+    if not os.path.isdir(folder):
+        raise DataError(f'{folder}: no such directory')
+    if not os.path.isfile(report_path):
+        raise DataError(f'{folder}: not a store (no store.json); '
+                        'build one with python -m d2l_deepfm.preprocess')
+    with open(report_path) as f:
+        doc = json.load(f)
+    _, _, fmap = load_feature_map(os.path.join(folder, 'feature_map.json'))
+    field_dims = onp.array(fmap['field_dims'], dtype=onp.int64)
+    splits = {}
+    for split in doc['splits']:
+        try:
+            splits[split] = StoreSplit(folder, split, doc)
+        except (OSError, ValueError) as e:
+            raise DataError(f'{folder}: cannot read the {split} split ({e})') from e
+        splits[split].field_dims = field_dims
+        splits[split].offsets = onp.concatenate(([0], onp.cumsum(field_dims)[:-1]))
+    return splits, doc
+
+
+def shard(n, rank, num_workers):
+    """Rows [lo, hi) of worker `rank`: contiguous, all shards the same length (n // num_workers),
+    so that every worker takes the same number of steps (dist_sync needs it)."""
+    size = n // num_workers
+    return rank * size, (rank + 1) * size
+
+
+def block_batches(features, labels, batch_size, rng, block_rows=1 << 20, rows=None,
+                  full_batches_only=False):
+    """A `batches(epoch)` function for training.train_ch13 over rows [lo, hi) of the arrays.
+
+    Blocks of block_rows rows are visited in a shuffled order, each read in one slice and
+    shuffled; batches run across block boundaries, so every batch has batch_size rows except
+    the last (dropped when full_batches_only: a distributed kvstore needs a fixed batch size).
+    With one block this is training.iter_batches' permutation exactly.
+    """
+    lo, hi = rows or (0, len(labels))
+    n = hi - lo
+    starts = onp.arange(lo, hi, block_rows)
+
+    def epoch_batches(epoch):
+        order = rng.permutation(len(starts)) if len(starts) > 1 else range(len(starts))
+        carry_X, carry_y = [], []
+        for b in order:
+            start = starts[b]
+            end = min(start + block_rows, hi)
+            X = onp.asarray(features[start:end])
+            y = onp.asarray(labels[start:end], dtype=onp.float32)
+            perm = rng.permutation(end - start)
+            if len(carry_y) and len(carry_y[0]):  # rows left over from the previous block
+                X = onp.concatenate(carry_X + [X[perm]])
+                y = onp.concatenate(carry_y + [y[perm]])
+                perm = onp.arange(len(y))
+            usable = len(perm) - len(perm) % batch_size
+            for s in range(0, usable, batch_size):
+                idx = perm[s:s + batch_size]
+                yield X[idx], y[idx]
+            carry_X, carry_y = [X[perm[usable:]]], [y[perm[usable:]]]
+        if len(carry_y) and len(carry_y[0]) and not full_batches_only:
+            yield carry_X[0], carry_y[0]
+
+    epoch_batches.rows = n - (n % batch_size if full_batches_only else 0)
+    return epoch_batches
+
+
+def load_for_training(folder, log=print):
+    """(train, test, info) from a store, as train.load_data returns them for text files."""
+    splits, doc = open_store(folder)
+    if 'train' not in splits or 'test' not in splits:
+        raise DataError(f'{folder}: the store needs a train and a test split '
+                        '(preprocess with --input and --test)')
+    train, test = splits['train'], splits['test']
+    train.valid = splits.get('valid')
+    log(f"data: store {folder} ({doc['format']} format, memory-mapped)")
+    log(f'  train {len(train)} rows, test {len(test)} rows, {int(train.field_dims.sum())} features'
+        + (f'; skipped malformed rows: train {train.skipped}, test {test.skipped}'
+           if train.skipped or test.skipped else ''))
+    info = {'source': 'store', 'folder': folder, 'format': doc['format'],
+            'train_rows': len(train), 'test_rows': len(test),
+            'skipped_train': train.skipped, 'skipped_test': test.skipped,
+            'num_features': int(train.field_dims.sum())}
+    return train, test, info
