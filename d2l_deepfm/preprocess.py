@@ -267,11 +267,11 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
 
     # pass 2: global ids -> the chapter's indices, one lookup per block
     features = NpyWriter(os.path.join(out, 'train.features.npy'), onp.int32, num_feat)
-    ids = onp.memmap(ids_path, dtype=onp.int32, mode='r', shape=(rows, num_feat))
     step = max(1, block_bytes // (4 * num_feat))
-    for lo in range(0, rows, step):
-        features.write(lookup[ids[lo:lo + step] + vocab.id_base])
-    del ids
+    with open(ids_path, 'rb') as ids:      # plain reads: a memory map would stay resident
+        for lo in range(0, rows, step):
+            block = onp.fromfile(ids, dtype=onp.int32, count=min(step, rows - lo) * num_feat)
+            features.write(lookup[block.reshape(-1, num_feat) + vocab.id_base])
     features.close()
     os.remove(ids_path)
     offsets = onp.concatenate(([0], onp.cumsum(field_dims)[:-1]))
