@@ -62,33 +62,44 @@ def line_blocks(path, block_bytes):
             start = end
 
 
-def fields_per_line(raw):
-    """Number of tab-separated fields on each non-blank line of a uint8 buffer ending in '\\n'."""
+def good_lines(raw, num_columns):
+    """For a uint8 buffer ending in '\\n': (mask of the bytes of the lines that have exactly
+    num_columns tab-separated fields, number of good lines, number of skipped lines). Blank
+    lines are neither good nor skipped, as in data.read_table."""
     ends = onp.flatnonzero(raw == ord('\n'))
     starts = onp.concatenate(([0], ends[:-1] + 1))
     tabs = onp.diff(onp.searchsorted(onp.flatnonzero(raw == ord('\t')), ends), prepend=0)
     length = ends - starts - (raw[onp.maximum(ends - 1, 0)] == ord('\r'))
-    return (tabs + 1)[length > 0]
+    good = (tabs + 1 == num_columns) & (length > 0)
+    skipped = int(((length > 0) & ~good).sum())
+    mask = None if skipped == 0 else onp.repeat(good, ends - starts + 1)
+    return mask, int(good.sum()), skipped
 
 
 def parse_block(path, start, end, fmt):
     """Parse one block: labels (uint8), per field (codes, uniques) in order of first appearance,
-    the number of skipped rows, and the first bad label (row in block, value) if any."""
+    the number of skipped rows, and the first bad label (row in block, value) if any.
+
+    Lines with the wrong number of fields are dropped before pandas sees them (so pandas
+    never guesses an index column from a long first line)."""
     num_columns = FORMATS[fmt] + 1
     with open(path, 'rb') as f:
         f.seek(start)
         buf = f.read(end - start)
     if not buf.endswith(b'\n'):
         buf += b'\n'
-    n_fields = fields_per_line(onp.frombuffer(buf, dtype=onp.uint8))
-    frame = pd.read_csv(io.BytesIO(buf), sep='\t', header=None, names=range(num_columns),
-                        dtype=str, keep_default_na=False, na_filter=False,
-                        quoting=csv.QUOTE_NONE, on_bad_lines='skip', engine='c')
-    kept = n_fields[n_fields <= num_columns] == num_columns     # as data.read_table does
-    if len(kept) != len(frame):
+    raw = onp.frombuffer(buf, dtype=onp.uint8)
+    mask, rows, skipped = good_lines(raw, num_columns)
+    if mask is not None:
+        buf = raw[mask].tobytes()
+    if rows == 0:
+        frame = pd.DataFrame({j: onp.zeros(0, dtype=object) for j in range(num_columns)})
+    else:
+        frame = pd.read_csv(io.BytesIO(buf), sep='\t', header=None, names=range(num_columns),
+                            dtype=str, keep_default_na=False, na_filter=False,
+                            quoting=csv.QUOTE_NONE, engine='c')
+    if len(frame) != rows:
         raise DataError(f'{path}: could not parse the file as tab-separated text')
-    if not kept.all():
-        frame = frame[kept].reset_index(drop=True)
     raw_labels = frame[0].to_numpy()
     labels = pd.to_numeric(pd.Series(raw_labels), errors='coerce').to_numpy()
     bad = ~onp.isin(labels, (0, 1))
@@ -102,7 +113,7 @@ def parse_block(path, start, end, fmt):
             codes = token_codes[codes]
         fields.append((codes.astype(onp.int32), onp.asarray(uniques, dtype=object)))
     return types.SimpleNamespace(labels=onp.nan_to_num(labels).astype(onp.uint8), fields=fields,
-                                 skipped=int(n_fields.size - kept.sum()), bad_label=bad_label,
+                                 skipped=skipped, bad_label=bad_label,
                                  rows=len(frame))
 
 
