@@ -12,7 +12,7 @@ import os
 
 from .data import DataError
 
-KVSTORES = ('device', 'local', 'dist_sync', 'dist_async')
+KVSTORES = ('device', 'local', 'dist_sync', 'dist_async', 'dist_device_sync')
 
 
 class Cluster:

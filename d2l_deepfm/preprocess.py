@@ -103,7 +103,8 @@ def parse_block(path, start, end, fmt):
     raw_labels = frame[0].to_numpy()
     labels = pd.to_numeric(pd.Series(raw_labels), errors='coerce').to_numpy()
     bad = ~onp.isin(labels, (0, 1))
-    bad_label = (int(onp.flatnonzero(bad)[0]), raw_labels[onp.flatnonzero(bad)[0]]) if bad.any() else None
+    first_bad = int(onp.flatnonzero(bad)[0]) if bad.any() else None
+    bad_label = None if first_bad is None else (first_bad, raw_labels[first_bad])
     fields = []
     for j in range(1, num_columns):
         codes, uniques = pd.factorize(frame[j].to_numpy())
@@ -250,10 +251,12 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
     """Build the store in `out`; return the report written to out/store.json."""
     if fmt not in FORMATS:
         raise DataError(f'unknown format {fmt!r} (expected one of {", ".join(FORMATS)})')
-    workers = workers or min(os.cpu_count() or 1, 4)
+    workers = workers or max(1, min((os.cpu_count() or 1) - 1, 4))   # a core for the merge
     block_bytes = int(block_mb * (1 << 20))
     os.makedirs(out, exist_ok=True)
     start = time.perf_counter()
+    cpu_start = sum(getattr(resource.getrusage(who), f) for f in ('ru_utime', 'ru_stime')
+                    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     num_feat = FORMATS[fmt]
     report = {'format': fmt, 'num_feat': num_feat, 'min_threshold': min_threshold, 'splits': {}}
 
@@ -315,7 +318,10 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
     seconds = time.perf_counter() - start
     total = sum(s['rows'] + s['skipped'] for s in report['splits'].values())
     own, children = peak_rss_mb()
+    cpu = sum(getattr(resource.getrusage(who), f) for f in ('ru_utime', 'ru_stime')
+              for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) - cpu_start
     report.update(seconds=round(seconds, 3), rows_per_sec=round(total / seconds),
+                  cpu_seconds=round(cpu, 3), rows_per_cpu_sec=round(total / max(cpu, 1e-9)),
                   num_features=int(field_dims.sum()), workers=workers, block_mb=block_mb,
                   peak_rss_mb=own, peak_rss_workers_mb=children)
     from .train import write_json
@@ -337,7 +343,7 @@ def build_parser():
                    help='values seen fewer times in training map to the field default (chapter: 4)')
     p.add_argument('--block-mb', type=float, default=16, help='MiB of text per block (default 16)')
     p.add_argument('--workers', type=int, default=None,
-                   help='parsing processes (default: the number of CPUs, at most 4)')
+                   help='parsing processes (default: the CPUs but one, 1 to 4)')
     p.add_argument('--debug', action='store_true', help='show tracebacks')
     return p
 
@@ -356,8 +362,9 @@ def main(argv=None):
         print(f'error: {e}', file=sys.stderr)
         return 2
     print(f"wrote {args.out}: {report['rows_per_sec']} rows/s ({report['seconds']:.1f} s, "
-          f"{report['workers']} workers), peak RSS {report['peak_rss_mb']} MiB "
-          f"(workers {report['peak_rss_workers_mb']} MiB), skipped rows: "
+          f"{report['workers']} workers; {report['rows_per_cpu_sec']} rows per CPU second), "
+          f"peak RSS {report['peak_rss_mb']} MiB (workers {report['peak_rss_workers_mb']} MiB), "
+          "skipped rows: "
           + ', '.join(f"{k} {v['skipped']}" for k, v in report['splits'].items()))
     return 0
 

@@ -77,9 +77,10 @@ def build_parser():
                    '(memory-mapped, read in shuffled blocks; replaces --data-dir)')
     p.add_argument('--block-rows', type=positive(int), default=1 << 20,
                    help='rows read at a time from --data-store (default 1048576)')
-    p.add_argument('--kvstore', choices=('device', 'local', 'dist_sync', 'dist_async'),
-                   default='device', help='Gluon kvstore; dist_* run under python -m '
-                   'd2l_deepfm.launch, one shard per worker, outputs from rank 0 (default device)')
+    p.add_argument('--kvstore', default='device',
+                   choices=('device', 'local', 'dist_sync', 'dist_async', 'dist_device_sync'),
+                   help='Gluon kvstore; dist_* run under python -m d2l_deepfm.launch, one '
+                   'shard per worker, outputs from rank 0 (default device)')
     p.add_argument('--out', default='runs/latest', help='output folder (default: runs/latest)')
     p.add_argument('--resume', action='store_true',
                    help='continue the run in --out from its last complete epoch')

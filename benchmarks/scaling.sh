@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The figures of docs/scaling.md: preprocessing rows/s and peak RSS at 1M and 4M generated
+# Criteo-layout rows, store footprint, training from the store, and 1 vs 2 dist_sync workers.
+# Usage: bash benchmarks/scaling.sh [WORKDIR]   (needs ~3 GB of disk in WORKDIR)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-python}
+W=${1:-/tmp/d2l_deepfm_scaling}
+export PYTHONPATH=$PWD
+mkdir -p "$W"
+for n in 1000000 4000000; do
+  [ -f "$W/criteo_$n.txt" ] || $PY -m d2l_deepfm.criteo_synthetic --rows $n --seed $n --out "$W/criteo_$n.txt"
+done
+$PY -m d2l_deepfm.criteo_synthetic --rows 200000 --seed 7 --out "$W/criteo_test.txt"
+echo "== preprocessing (1 parsing process, then 2)"
+for n in 1000000 4000000; do
+  $PY -m d2l_deepfm.preprocess --format criteo --input "$W/criteo_$n.txt" --test "$W/criteo_test.txt" \
+      --out "$W/store_$n" --workers 1
+done
+$PY -m d2l_deepfm.preprocess --format criteo --input "$W/criteo_1000000.txt" --out "$W/store_1m_w2" --workers 2
+ls -l "$W"/criteo_4000000.txt "$W"/store_4000000/
+echo "== training FM one epoch from the 4M-row store"
+$PY -m d2l_deepfm.train --data-store "$W/store_4000000" --model fm --epochs 1 --no-progress --out "$W/run_4m"
+echo "== 1 process vs dist_sync with 1 and 2 workers (1M-row store, FM, 1 epoch)"
+$PY -m d2l_deepfm.train --data-store "$W/store_1000000" --model fm --epochs 1 --no-progress --out "$W/run_local"
+for n in 1 2; do
+  /usr/bin/time -f "launch -n $n: %e s wall" $PY -m d2l_deepfm.launch -n $n -s 1 --timeout 3600 -- \
+    $PY -m d2l_deepfm.train --data-store "$W/store_1000000" --model fm --epochs 1 --no-progress \
+    --kvstore dist_sync --out "$W/run_dist$n"
+done
