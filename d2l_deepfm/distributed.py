@@ -36,7 +36,7 @@ class Cluster:
     def writes_outputs(self):
         return self.rank == 0
 
-    def batches(self, train, batch_size, rng, block_rows):
+    def batches(self, train, batch_size, rng, block_rows, seed=None):
         """The `batches` hook of training.train_ch13 for this process: shuffled blocks of a
         memory-mapped store, and this worker's shard when distributed; None for the default
         in-memory shuffled slices."""
@@ -48,7 +48,7 @@ class Cluster:
             raise DataError(f'{len(train)} training rows over {self.num_workers} workers: '
                             f'fewer than one batch of {batch_size} per worker')
         return store.block_batches(train.features, train.labels, batch_size, rng, block_rows,
-                                   rows=rows, full_batches_only=self.distributed)
+                                   rows=rows, full_batches_only=self.distributed, seed=seed)
 
     def describe(self):
         return {'kvstore': self.name, 'rank': self.rank, 'num_workers': self.num_workers}

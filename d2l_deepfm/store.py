@@ -20,14 +20,15 @@ class StoreSplit:
     """One split ('train', 'valid' or 'test') of a store, memory-mapped."""
 
     def __init__(self, folder, split, doc):
-        self.path = os.path.join(folder, split)
-        self.features = onp.load(self.path + '.features.npy', mmap_mode='r')
-        self.labels = onp.load(self.path + '.labels.npy', mmap_mode='r')
+        prefix = os.path.join(folder, split)
+        self.features = onp.load(prefix + '.features.npy', mmap_mode='r')
+        self.labels = onp.load(prefix + '.labels.npy', mmap_mode='r')
         if self.features.dtype != onp.int32 or len(self.features) != len(self.labels):
             raise DataError(f'{folder}: {split}.features.npy / {split}.labels.npy do not match')
         self.NUM_FEATS = self.features.shape[1]
         self.count = len(self.labels)
         self.skipped = doc['splits'][split]['skipped']
+        self.path = doc['splits'][split]['input']       # the text file it came from
         self._folder = folder
 
     def __len__(self):
@@ -78,19 +79,25 @@ def shard(n, rank, num_workers):
 
 
 def block_batches(features, labels, batch_size, rng, block_rows=1 << 20, rows=None,
-                  full_batches_only=False):
+                  full_batches_only=False, seed=None):
     """A `batches(epoch)` function for training.train_ch13 over rows [lo, hi) of the arrays.
 
     Blocks of block_rows rows are visited in a shuffled order, each read in one slice and
     shuffled; batches run across block boundaries, so every batch has batch_size rows except
     the last (dropped when full_batches_only: a distributed kvstore needs a fixed batch size).
-    With one block this is training.iter_batches' permutation exactly.
+    With one block this is training.iter_batches' permutation exactly. With `seed`, each epoch
+    shuffles with the generator train_ch13(seed=...) makes for that epoch (so a resumed run
+    replays the same batches); otherwise with `rng`.
     """
     lo, hi = rows or (0, len(labels))
     n = hi - lo
     starts = onp.arange(lo, hi, block_rows)
 
     def epoch_batches(epoch):
+        nonlocal rng
+        if seed is not None:
+            from .training import epoch_seed
+            rng = onp.random.default_rng(epoch_seed(seed, epoch))
         order = rng.permutation(len(starts)) if len(starts) > 1 else range(len(starts))
         carry_X, carry_y = [], []
         for b in order:

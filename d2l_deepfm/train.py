@@ -116,7 +116,9 @@ def load_data(args, log):
     from .data import CTRDataset, DataError, default_data, has_ctr_files
     if getattr(args, 'data_store', None):
         from .store import load_for_training
-        return load_for_training(args.data_store, log)
+        train, test, info = load_for_training(args.data_store, log)
+        check_input(train, test, args, log)
+        return train, test, info
     if args.data_dir:
         folder, source = args.data_dir, 'user'
         if not os.path.isdir(folder):
