@@ -36,6 +36,7 @@ import pandas as pd
 
 from . import criteo, data
 from .data import DataError
+from .validate import check_text_file, is_header, line_of_row
 
 FORMATS = {'d2l': data.NUM_FEAT, 'criteo': criteo.NUM_FEAT}
 SPLITS = ('train', 'valid', 'test')
@@ -43,11 +44,11 @@ SPLITS = ('train', 'valid', 'test')
 
 # --- reading: blocks of whole lines, parsed like data.read_table ----------------------------
 
-def line_blocks(path, block_bytes):
-    """(start, end) byte ranges of `path`, about block_bytes long, each ending after a newline."""
+def line_blocks(path, block_bytes, start=0):
+    """(start, end) byte ranges of `path` from `start`, about block_bytes long, each ending
+    after a newline."""
     size = os.path.getsize(path)
     with open(path, 'rb') as f:
-        start = 0
         while start < size:
             end = min(start + block_bytes, size)
             f.seek(end)
@@ -118,6 +119,18 @@ def parse_block(path, start, end, fmt):
                                  rows=len(frame))
 
 
+def _after_header(path):
+    """Byte offset just after the first non-blank line (a header: dropped, not counted, as
+    validate.checked_input does for the in-memory readers)."""
+    with open(path, 'rb') as f:
+        offset = 0
+        for line in f:
+            offset += len(line)
+            if line.strip():
+                return offset
+    return offset
+
+
 def _fork_ok():
     import multiprocessing
     return 'fork' in multiprocessing.get_all_start_methods()
@@ -125,11 +138,8 @@ def _fork_ok():
 
 def parsed_blocks(path, fmt, block_bytes, workers):
     """parse_block over the whole file, in file order, using `workers` processes."""
-    if not os.path.isfile(path):
-        raise DataError(f'{path}: no such file')
-    if os.path.getsize(path) == 0:
-        raise DataError(f'{path}: the file is empty')
-    ranges = line_blocks(path, block_bytes)
+    first = check_text_file(path)       # missing/empty/binary/compressed: one clear line
+    ranges = line_blocks(path, block_bytes, _after_header(path) if is_header(first) else 0)
     if workers <= 1 or not _fork_ok():
         for start, end in ranges:
             yield parse_block(path, start, end, fmt)
@@ -228,10 +238,14 @@ class NpyWriter:
         os.remove(self.tmp)
 
 
-def _check_labels(block, path, rows_before):
+def _check_labels(block, path, rows_before, fmt):
+    """data.parse_labels' rule and message: labels are 0 or 1, an error names the line."""
     if block.bad_label is not None:
         row, value = block.bad_label
-        raise DataError(f'{path}: label {value!r} in data row {rows_before + row + 1} is not 0 or 1')
+        line = line_of_row(path, FORMATS[fmt] + 1, rows_before + row)
+        where = f'line {line}' if line else f'data row {rows_before + row + 1}'
+        raise DataError(f'{path}, {where}: label {value!r} is not 0 or 1; labels must be '
+                        '0 (no click) or 1 (click)')
 
 
 def _no_rows(path, fmt):
@@ -267,7 +281,7 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
     rows = skipped = 0
     with open(ids_path, 'wb') as ids_file:
         for block in parsed_blocks(train_path, fmt, block_bytes, workers):
-            _check_labels(block, train_path, rows)
+            _check_labels(block, train_path, rows, fmt)
             ids_file.write(vocab.add(block).tobytes())
             labels.write(block.labels)
             rows, skipped = rows + block.rows, skipped + block.skipped
@@ -300,7 +314,7 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
         labels = NpyWriter(os.path.join(out, f'{split}.labels.npy'), onp.uint8)
         n = skipped = 0
         for block in parsed_blocks(path, fmt, block_bytes, workers):
-            _check_labels(block, path, n)
+            _check_labels(block, path, n, fmt)
             features.write(map_block(block, indexes, defaults, offsets))
             labels.write(block.labels)
             n, skipped = n + block.rows, skipped + block.skipped

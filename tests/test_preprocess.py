@@ -49,12 +49,15 @@ def test_d2l_store_equals_ctrdataset(small_ctr, tmp_path, workers):
 
 
 def test_criteo_store_equals_criteo_dataset_with_malformed_rows(tmp_path):
-    """Raw Criteo rows, several blocks, rows with too few and too many fields skipped and
-    counted, values counted across block boundaries: same indices as the in-memory reader."""
+    """Raw Criteo rows, a header line, several blocks, rows with too few and too many fields
+    skipped and counted, values counted across block boundaries: same indices as the
+    in-memory reader."""
     path = tmp_path / 'train.txt'
     criteo_synthetic.write_criteo(str(path), 3000, seed=1, malformed_every=500)
     with open(path, 'a') as f:
         f.write('\t'.join(['1'] * 41) + '\n\n')          # too many fields, then a blank line
+    header = 'label\t' + '\t'.join(f'c{i}' for i in range(39))   # dropped, not counted
+    path.write_text(header + '\n' + path.read_text())
     test_path = tmp_path / 'test.txt'
     criteo_synthetic.write_criteo(str(test_path), 700, seed=2)
     train = criteo.criteo_dataset(str(path), min_threshold=3)
@@ -85,7 +88,7 @@ def test_cli_reports_and_bad_input_is_one_line(tmp_path):
     bad.write_text('\n'.join(lines) + '\n')
     for args, message in [
         (['--input', tmp_path / 'missing.txt'], 'no such file'),
-        (['--input', bad, '--format', 'criteo'], "label 'x' in data row 151 is not 0 or 1"),
+        (['--input', bad, '--format', 'criteo'], "line 151: label 'x' is not 0 or 1"),
         (['--input', good, '--format', 'd2l'], 'no row has the expected 35'),
     ]:
         r = run_module('d2l_deepfm.preprocess', *args, '--out', tmp_path / 'o', '--block-mb', '0.01')

@@ -98,6 +98,7 @@ def test_several_blocks_train_and_learn(small_store, tmp_path):
     (['--data-store', ROOT], 'not a store'),
     (['--kvstore', 'dist_sync', '--model', 'fm'], 'python -m d2l_deepfm.launch'),
     (['--kvstore', 'dist_sync'], 'one model per job'),
+    (['--kvstore', 'dist_async', '--model', 'fm', '--resume'], '--resume does not work'),
 ])
 def test_store_and_kvstore_mistakes_are_one_line(tmp_path, args, message):
     r = cli(*args, '--out', tmp_path / 'o', '--epochs', '1', '--no-download',
