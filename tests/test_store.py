@@ -105,3 +105,19 @@ def test_store_and_kvstore_mistakes_are_one_line(tmp_path, args, message):
             '--data-root', tmp_path / 'd')
     assert r.returncode != 0
     assert message in r.stderr and 'Traceback' not in r.stderr, r.stderr
+
+
+def test_seeded_epochs_replay_without_the_epochs_before():
+    """With a seed, epoch k's batches do not depend on the epochs before (resume replays them),
+    and with one block they are train_ch13(seed=...)'s own shuffle."""
+    n, bs = 900, 100
+    X = onp.arange(n, dtype=onp.int32).reshape(n, 1)
+    y = onp.zeros(n, dtype=onp.uint8)
+    for block_rows in (200, 4096):
+        full = store.block_batches(X, y, bs, onp.random.default_rng(0), block_rows, seed=5)
+        epochs = [[xb[:, 0].tolist() for xb, _ in full(e)] for e in (1, 2, 3)]
+        fresh = store.block_batches(X, y, bs, onp.random.default_rng(99), block_rows, seed=5)
+        assert [xb[:, 0].tolist() for xb, _ in fresh(3)] == epochs[2] != epochs[1]
+    rng = onp.random.default_rng(training.epoch_seed(5, 3))
+    expected = [xb[:, 0].tolist() for xb, _ in training.iter_batches(X, y, bs, rng)]
+    assert epochs[2] == expected
