@@ -158,23 +158,52 @@ def parsed_blocks(path, fmt, block_bytes, workers):
 
 # --- the vocabulary: counts per field, in order of first appearance ---------------------------
 
+class FieldIds:
+    """Ids of one field's distinct values, 0, 1, ... in order of first appearance.
+
+    Known values sit in a pandas Index (one vectorized lookup per block); values first seen
+    since the last rebuild sit in a dict; the Index is rebuilt when the dict has grown to a
+    quarter of it, so the rebuilds cost O(1) per value overall."""
+
+    def __init__(self):
+        self.index, self.recent = pd.Index([], dtype=object), {}
+
+    def __len__(self):
+        return len(self.index) + len(self.recent)
+
+    def lookup(self, uniques):
+        """Ids of `uniques` (distinct values), new values getting the next ids in order."""
+        gid = self.index.get_indexer(uniques).astype(onp.int64)
+        miss = onp.flatnonzero(gid < 0)
+        if len(miss):
+            recent, base = self.recent, len(self.index)
+            gid[miss] = [recent.setdefault(v, base + len(recent)) for v in uniques[miss]]
+            if len(recent) > max(1024, len(self.index) // 4):
+                self.index = self.index.append(pd.Index(list(recent), dtype=object))
+                self.recent = {}
+        return gid
+
+    def values(self):
+        return list(self.index) + list(self.recent)
+
+
 class Vocabulary:
     """Every distinct value of each field, in order of first appearance, with its count."""
 
     def __init__(self, num_feat):
-        self.ids = [{} for _ in range(num_feat)]
+        self.ids = [FieldIds() for _ in range(num_feat)]
         self.counts = [onp.zeros(0, dtype=onp.int64) for _ in range(num_feat)]
 
     def add(self, block):
         """Count a parsed block; return its rows as global value ids (int32, rows x fields)."""
         out = onp.empty((block.rows, len(self.ids)), dtype=onp.int32)
         for f, (codes, uniques) in enumerate(block.fields):
-            ids = self.ids[f]
-            gid = onp.fromiter((ids.setdefault(v, len(ids)) for v in uniques), dtype=onp.int64,
-                               count=len(uniques))
-            if len(ids) > len(self.counts[f]):
-                self.counts[f] = onp.concatenate(
-                    (self.counts[f], onp.zeros(len(ids) - len(self.counts[f]), dtype=onp.int64)))
+            gid = self.ids[f].lookup(uniques)
+            size = len(self.ids[f])
+            if size > len(self.counts[f]):
+                grown = onp.zeros(max(size, 2 * len(self.counts[f])), dtype=onp.int64)
+                grown[:len(self.counts[f])] = self.counts[f]
+                self.counts[f] = grown
             self.counts[f][gid] += onp.bincount(codes, minlength=len(uniques))
             out[:, f] = gid[codes]
         return out
@@ -184,8 +213,8 @@ class Vocabulary:
         array that turns (global id + id_base[f]) into the stored index (offsets applied)."""
         feat_mapper, defaults, field_dims, lookups, offset = {}, {}, [], [], 0
         for f, ids in enumerate(self.ids):
-            keep = self.counts[f] >= min_threshold
-            values = onp.array(list(ids), dtype=object)[keep]
+            keep = self.counts[f][:len(ids)] >= min_threshold
+            values = onp.array(ids.values(), dtype=object)[keep]
             feat_mapper[f + 1] = {v: i for i, v in enumerate(values)}
             defaults[f + 1] = len(values)
             index = onp.full(len(ids), len(values), dtype=onp.int64)
