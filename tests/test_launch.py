@@ -103,11 +103,19 @@ def test_ssh_plan_builds_the_remote_command_lines(tmp_path):
         launch.read_hosts(str(tmp_path / 'bad'))
 
 
-def test_usage_errors_are_one_line():
-    for args in (['-n', '2'], ['-n', '0', '--', 'true'], ['-n', '1', '--env', 'PORT=1', '--', 'true']):
-        r = subprocess.run([sys.executable, '-m', 'd2l_deepfm.launch', *args], capture_output=True,
-                           text=True, cwd=ROOT, timeout=60, env={**os.environ, 'PYTHONPATH': ROOT})
-        assert r.returncode == 2 and r.stderr.startswith('error: ') and 'Traceback' not in r.stderr
+def test_usage_errors_are_one_line(capsys):
+    for args in (['-n', '2'], ['-n', '0', '--', 'true'], ['-n', '1', '--env', 'PORT=1', '--', 'true'],
+                 ['-n', '1', '--hosts', '/nonexistent/hosts', '--', 'true']):
+        assert launch.main(args) == 2
+        err = capsys.readouterr().err
+        assert err.startswith('error: ') and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_command_that_cannot_start_fails_cleanly(tmp_path):
+    r = subprocess.run([sys.executable, '-m', 'd2l_deepfm.launch', '-n', '1', '--timeout', '60',
+                        '--', str(tmp_path / 'no-such-program')], capture_output=True, text=True,
+                       cwd=ROOT, timeout=120, env={**os.environ, 'PYTHONPATH': ROOT})
+    assert r.returncode == 2 and 'cannot start' in r.stderr and 'Traceback' not in r.stderr
 
 
 def test_dist_sync_two_workers_agree_and_learn(dist_store, tmp_path):

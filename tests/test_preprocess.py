@@ -76,11 +76,12 @@ def test_cli_reports_and_bad_input_is_one_line(tmp_path):
     good = tmp_path / 'good.txt'
     criteo_synthetic.write_criteo(str(good), 200, seed=0)
     r = run_module('d2l_deepfm.preprocess', '--format', 'criteo', '--input', good,
-                   '--out', tmp_path / 's')
+                   '--valid', good, '--out', tmp_path / 's')
     assert r.returncode == 0, r.stderr
-    assert 'rows/s' in r.stdout and 'skipped rows: train 0' in r.stdout
+    assert 'rows/s' in r.stdout and 'skipped rows: train 0, valid 0' in r.stdout
     doc = json.loads((tmp_path / 's' / 'store.json').read_text())
     assert doc['format'] == 'criteo' and doc['splits']['train']['rows'] == 200
+    onp.testing.assert_array_equal(*(load_split(str(tmp_path / 's'), k)[0] for k in ('train', 'valid')))
 
     bad = tmp_path / 'bad.txt'
     lines = good.read_text().splitlines()
