@@ -7,7 +7,7 @@ import pytest
 from mxnet import init, np
 
 from d2l_deepfm import chapter
-from d2l_deepfm.models import FM, DeepFM, sum_fields
+from d2l_deepfm.models import FM, DeepFM, field_ones, sum_fields
 
 FIELD_DIMS = [3, 5, 2, 7, 4]
 
@@ -29,10 +29,11 @@ def logit(p):
     return onp.log(p / (1 - p))
 
 
-def test_sum_fields_is_sum_over_axis_1():
-    e = np.random.normal(size=(8, 5, 3))
-    onp.testing.assert_allclose(sum_fields(mx.nd, e, 5, 3).asnumpy(), e.sum(axis=1).asnumpy(),
-                                rtol=1e-5, atol=1e-6)
+@pytest.mark.parametrize('width', [3, 1])
+def test_sum_fields_is_sum_over_axis_1(width):
+    e, x = np.random.normal(size=(8, 5, width)), rows(8)
+    onp.testing.assert_allclose(sum_fields(mx, e, field_ones(mx, x, 5)).asnumpy(),
+                                e.sum(axis=1).asnumpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_fm_is_bias_plus_linear_plus_explicit_pairwise_sum():
