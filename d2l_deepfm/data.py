@@ -128,8 +128,18 @@ class CTRDataset(gluon.data.Dataset):
 
     def __init__(self, data_path, feat_mapper=None, defaults=None, min_threshold=4,
                  num_feat=NUM_FEAT):
-        labels, tokens, skipped = read_ctr(data_path, num_feat)
-        self._build(labels, tokens, feat_mapper, defaults, min_threshold)
+        from . import bytescan     # the fast path (bytes -> integer keys); None: read strings
+        scanned = bytescan.read_ctr(data_path, num_feat) if os.path.isfile(data_path) else None
+        if scanned is None:
+            labels, tokens, skipped = read_ctr(data_path, num_feat)
+            self._build(labels, tokens, feat_mapper, defaults, min_threshold)
+        else:
+            labels, keys, skipped = scanned
+            if feat_mapper is None and defaults is None:
+                feat_mapper, defaults, indices = bytescan.build_feat_mapper(keys, min_threshold)
+            else:
+                indices = bytescan.map_keys(keys, feat_mapper, defaults)
+            self._store(labels, feat_mapper, defaults, indices)
         self.skipped, self.path = skipped, data_path
 
     @classmethod
@@ -142,15 +152,18 @@ class CTRDataset(gluon.data.Dataset):
         return self
 
     def _build(self, labels, tokens, feat_mapper, defaults, min_threshold):
-        self.NUM_FEATS, self.count = tokens.shape[1], len(labels)
         if feat_mapper is None and defaults is None:
             feat_mapper, defaults = build_feat_mapper(tokens, min_threshold)
+        self._store(labels, feat_mapper, defaults, map_tokens(tokens, feat_mapper, defaults))
+
+    def _store(self, labels, feat_mapper, defaults, indices):
+        """indices: (n, num_feat) per-field indices, before offsets."""
+        self.NUM_FEATS, self.count = indices.shape[1], len(labels)
         self.feat_mapper, self.defaults = feat_mapper, defaults
         self.field_dims = onp.array([len(feat_mapper[i]) + 1 for i in sorted(feat_mapper)],
                                     dtype=onp.int64)
         self.offsets = onp.concatenate(([0], onp.cumsum(self.field_dims)[:-1])).astype(onp.int64)
-        indices = map_tokens(tokens, feat_mapper, defaults) + self.offsets
-        self.features = indices.astype(onp.int32)
+        self.features = (indices + self.offsets).astype(onp.int32)
         self.labels = onp.asarray(labels, dtype=onp.float32)
 
     def __len__(self):
