@@ -19,6 +19,8 @@ the same numbers on the same parameters.
 """
 from mxnet.gluon import nn
 
+from .sparse import embedding
+
 
 def field_ones(F, x, num_fields):
     """Ones of shape (batch, 1, num_fields), shaped after the batch of indices x."""
@@ -37,12 +39,13 @@ def sum_fields(F, e, ones):
 class FM(nn.HybridBlock):
     """Factorization machine (Rendle, 2010) with the chapter's parameter names."""
 
-    def __init__(self, field_dims, num_factors, **kwargs):
+    def __init__(self, field_dims, num_factors, sparse_grad=False, **kwargs):
         super().__init__(**kwargs)
         num_inputs = int(sum(field_dims))
         self.num_fields, self.num_factors = len(field_dims), num_factors
-        self.embedding = nn.Embedding(num_inputs, num_factors)
-        self.fc = nn.Embedding(num_inputs, 1)
+        # sparse_grad: row-sparse gradients and lazy Adam, for large vocabularies (sparse.py)
+        self.embedding = embedding(num_inputs, num_factors, sparse_grad)
+        self.fc = embedding(num_inputs, 1, sparse_grad)
         self.linear_layer = nn.Dense(1, use_bias=True, in_units=1)
 
     def fm_part(self, F, x, embed_x):
@@ -62,8 +65,9 @@ class FM(nn.HybridBlock):
 class DeepFM(FM):
     """DeepFM (Guo et al., 2017): the FM above plus an MLP over the same embeddings."""
 
-    def __init__(self, field_dims, num_factors, mlp_dims, drop_rate=0.1, **kwargs):
-        super().__init__(field_dims, num_factors, **kwargs)
+    def __init__(self, field_dims, num_factors, mlp_dims, drop_rate=0.1, sparse_grad=False,
+                 **kwargs):
+        super().__init__(field_dims, num_factors, sparse_grad, **kwargs)
         input_dim = self.embed_output_dim = len(field_dims) * num_factors
         self.mlp = nn.HybridSequential()
         for dim in mlp_dims:

@@ -70,6 +70,9 @@ def build_parser():
                    help='values seen fewer times in training map to the field default (chapter: 4)')
     p.add_argument('--loss', choices=('fixed', 'chapter'), default='fixed',
                    help="'chapter' reproduces the text's double sigmoid (see README)")
+    p.add_argument('--sparse-grad', choices=('auto', 'on', 'off'), default='auto',
+                   help='row-sparse embedding gradients with lazy Adam (auto: from 300,000 '
+                        'features, where they are faster; see docs/performance.md)')
     p.add_argument('--devices', type=parse_devices,
                    help='e.g. cpu:0,cpu:1 or gpu:0,gpu:1 (default: every GPU, else the CPU)')
     p.add_argument('--seed', type=int, default=0)
@@ -106,10 +109,12 @@ def build_model(name, field_dims, cfg):
     from .models import FM, DeepFM
     # Fresh name counters: the same parameter names (and optimizer-state order) in every
     # process, whatever was built before, so that checkpoints load into the right places.
+    sparse_grad = cfg.get('sparse_grad', False)
     with mx.name.NameManager():
         if name == 'fm':
-            return FM(field_dims, cfg['num_factors'])
-        return DeepFM(field_dims, cfg['num_factors'], cfg['mlp_dims'], cfg['dropout'])
+            return FM(field_dims, cfg['num_factors'], sparse_grad=sparse_grad)
+        return DeepFM(field_dims, cfg['num_factors'], cfg['mlp_dims'], cfg['dropout'],
+                      sparse_grad=sparse_grad)
 
 
 def load_data(args, log):
@@ -156,11 +161,17 @@ def check_input(train, test, args, log):
 
 
 def train_one(name, train, test, args, devices, log, cluster=None):
-    from . import training
+    from . import sparse, training
     from .checkpoints import ModelCheckpoint, atomic_write
     from .distributed import Cluster
     cluster = cluster or Cluster()
     cfg = model_config(name, args)
+    setting = getattr(args, 'sparse_grad', 'off')
+    if cluster.distributed and setting == 'auto':
+        setting = 'off'       # row-sparse gradients through parameter servers: opt-in only (untested)
+    if sparse.choose(setting, int(train.field_dims.sum())):
+        cfg['sparse_grad'] = True           # recorded only when on: the chapter's config is unchanged
+        log(f'{name}: row-sparse embedding gradients, lazy Adam (--sparse-grad {args.sparse_grad})')
     rng = training.seed_everything(args.seed)
     net = training.initialize(build_model(name, train.field_dims, cfg), devices)
     trainer = training.make_trainer(net, cfg['lr'], kvstore=cluster.kvstore)
