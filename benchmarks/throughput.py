@@ -201,11 +201,17 @@ def spawn(pipeline, model, args, **extra):
     cmd = [sys.executable, os.path.abspath(__file__), '--worker', pipeline, '--model-one', model,
            '--data-dir', args.data_dir, '--epochs', str(args.epochs), '--batch-size',
            str(args.batch_size), '--chapter-epochs', str(args.chapter_epochs),
-           '--parse-repeats', str(args.parse_repeats), '--threads', str(args.threads)]
+           '--parse-repeats', str(args.parse_repeats), '--threads', str(args.threads),
+           '--chapter-threads', args.chapter_threads]
     for key, value in extra.items():
         cmd += [f'--{key.replace("_", "-")}', value]
     env = {**os.environ, 'PYTHONPATH': ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''),
            'OMP_NUM_THREADS': str(args.threads)}
+    if pipeline == 'chapter':               # as printed: the libraries' own thread settings
+        if args.chapter_threads == 'default':
+            env.pop('OMP_NUM_THREADS')
+        else:
+            env['OMP_NUM_THREADS'] = args.chapter_threads
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise SystemExit(f'error: the {pipeline} {model} run failed:\n{proc.stderr[-3000:]}')
@@ -231,6 +237,9 @@ def main(argv=None):
     p.add_argument('--threads', type=int, default=1,
                    help='OpenMP threads of every pipeline (default 1: on a small shared machine '
                         'more threads than free cores make every pipeline collapse)')
+    p.add_argument('--chapter-threads', default='default',
+                   help="OpenMP threads of the chapter's pipeline (default: MXNet's own default, "
+                        'as printed; a number to set it)')
     p.add_argument('--json', help='also write the results to this file')
     # internal: one worker
     p.add_argument('--worker', choices=sorted(WORKERS), help=argparse.SUPPRESS)
@@ -261,8 +270,8 @@ def main(argv=None):
         print('note: PyTorch is not installed (pip install torch): skipping its pipeline')
         pipelines.remove('pytorch')
     print(f'data: {args.data_dir}; batch {args.batch_size}; epochs: chapter {args.chapter_epochs}, '
-          f'others {args.epochs}; {os.cpu_count()} CPUs, {args.threads} thread(s) per pipeline, '
-          f'load {os.getloadavg()[0]:.2f}', flush=True)
+          f'others {args.epochs}; {os.cpu_count()} CPUs; OpenMP threads: chapter '
+          f'{args.chapter_threads}, others {args.threads}; load {os.getloadavg()[0]:.2f}', flush=True)
 
     results = {}
     arrays = os.path.join(tmp.name, 'arrays.npz')

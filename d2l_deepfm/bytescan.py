@@ -13,6 +13,9 @@ string path: a token longer than 8 bytes, a NUL byte, a control character other 
 newline, a carriage return not followed by a newline, a label other than exactly 0 or 1, an
 empty file or one without a single well-formed row (whose errors the string path reports).
 """
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as onp
 import pandas as pd
 
@@ -23,7 +26,6 @@ _ZERO, _ONE = ord('0'), ord('1')
 
 def _read_padded(path):
     """The file's bytes, newline-terminated, followed by 8 zero bytes; and its text length."""
-    import os
     size = os.path.getsize(path)
     buf = onp.zeros(size + 1 + WIDTH, dtype=onp.uint8)
     with open(path, 'rb') as f:
@@ -37,6 +39,7 @@ def _read_padded(path):
 
 
 CHUNK = 1 << 18                             # bytes scanned at once: the work stays in cache
+THREADS = min(4, os.cpu_count() or 1)      # pieces scanned at the same time
 
 
 def scan(path, num_columns):
@@ -44,28 +47,33 @@ def scan(path, num_columns):
 
     Returns (keys uint64 (num_columns, n): one row per column, skipped) or None (see the
     module's docstring). Blank lines are ignored; other lines with the wrong number of
-    fields are `skipped`. The file is scanned in 256 KiB pieces cut at line ends.
+    fields are `skipped`. The file is scanned in 256 KiB pieces cut at line ends, in threads.
     """
     buf, size = _read_padded(path)
     if size == 0:
         return None
     words = onp.ndarray(shape=(size,), dtype='<u8', buffer=buf, strides=(1,))
-    parts, skipped, lo = [], 0, 0
+    bounds, lo = [], 0
     while lo < size:
         hi = min(lo + CHUNK, size)
-        if hi < size:
-            hi = _next_line(buf, hi, size)
-        part = _scan_piece(buf, words, lo, hi, num_columns)
-        if part is None:
-            return None
-        parts.append(part[0])
-        skipped += part[1]
+        hi = _next_line(buf, hi, size) if hi < size else hi
+        bounds.append((lo, hi))
         lo = hi
-    keys = onp.concatenate(parts) if len(parts) > 1 else parts[0]
-    if len(keys) == 0:
-        return None
-    # one row per column, so that each column is contiguous for the hash tables
-    return onp.ascontiguousarray(keys.T), skipped
+    # numpy releases the GIL in these loops: the pieces are scanned on every core
+    with ThreadPoolExecutor(THREADS) as pool:
+        pieces = list(pool.map(lambda b: _scan_piece(buf, words, b[0], b[1], num_columns), bounds))
+        if any(piece is None for piece in pieces):
+            return None
+        ends = onp.cumsum([len(piece[0]) for piece in pieces])
+        if ends[-1] == 0:
+            return None
+        # one row per column, so that each column is contiguous for the hash tables
+        keys = onp.empty((num_columns, int(ends[-1])), dtype=onp.uint64)
+
+        def put(i):
+            keys[:, ends[i] - len(pieces[i][0]):ends[i]] = pieces[i][0].T
+        list(pool.map(put, range(len(pieces))))
+    return keys, sum(piece[1] for piece in pieces)
 
 
 def _next_line(buf, at, size):
@@ -143,16 +151,19 @@ def build_feat_mapper(keys, min_threshold):
     Returns (feat_mapper, defaults, indices (n, num_feat)): values seen at least
     min_threshold times get indices in order of first appearance, others defaults[i].
     """
-    feat_mapper, defaults = {}, {}
-    indices = onp.empty(keys.shape, dtype=onp.int64)
-    for j in range(keys.shape[0]):
+    def one_field(j):
         codes, uniques = pd.factorize(keys[j])          # codes in order of first appearance
         kept = onp.bincount(codes, minlength=len(uniques)) >= min_threshold
-        i, n_kept = j + 1, int(kept.sum())
-        feat_mapper[i] = dict(zip(decode(uniques[kept]), range(n_kept)))
-        defaults[i] = n_kept
+        n_kept = int(kept.sum())
         lookup = onp.where(kept, onp.cumsum(kept) - 1, n_kept)
         onp.take(lookup, codes, out=indices[j])
+        return uniques[kept]
+
+    indices = onp.empty(keys.shape, dtype=onp.int64)
+    with ThreadPoolExecutor(THREADS) as pool:
+        kept_keys = list(pool.map(one_field, range(keys.shape[0])))
+    feat_mapper = {j + 1: dict(zip(decode(k), range(len(k)))) for j, k in enumerate(kept_keys)}
+    defaults = {j + 1: len(k) for j, k in enumerate(kept_keys)}
     return feat_mapper, defaults, indices.T
 
 

@@ -1,0 +1,71 @@
+"""Parsing + mapping rows/s as the file grows: d2l's CTRDataset, our string path, our byte path.
+
+    python benchmarks/parsing.py                      # 25,000 .. 400,000 synthetic rows
+
+For each size, a synthetic training file in the chapter's layout is parsed and mapped (the
+feature map built from it, every row mapped to indices) by:
+  d2l      d2l.CTRDataset (parse in __init__) + __getitem__ on every row (its mapping);
+           only up to --d2l-max-rows rows (it is slow);
+  strings  data.read_ctr + build_feat_mapper + map_tokens (pandas, Python strings);
+  bytes    data.CTRDataset, which takes bytescan's path (tokens as uint64 keys).
+Best of --repeats runs. Not a test.
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def best(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--rows', default='25000,100000,400000')
+    p.add_argument('--repeats', type=int, default=3)
+    p.add_argument('--d2l-max-rows', type=int, default=25000)
+    args = p.parse_args(argv)
+
+    from d2l import mxnet as d2l
+
+    import d2l_deepfm  # noqa: F401
+    from d2l_deepfm import data, synthetic
+
+    def strings(path):
+        labels, tokens, _ = data.read_ctr(path)
+        feat_mapper, defaults = data.build_feat_mapper(tokens, 4)
+        return data.map_tokens(tokens, feat_mapper, defaults)
+
+    def book(path):
+        ds = d2l.CTRDataset(path)
+        for i in range(len(ds)):
+            ds[i]
+
+    print(f"{'rows':>10}{'MB':>7}{'d2l rows/s':>13}{'strings rows/s':>16}{'bytes rows/s':>14}"
+          f"{'bytes s':>9}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for rows in [int(r) for r in args.rows.split(',')]:
+            folder = os.path.join(tmp, str(rows))
+            synthetic.make_dataset(folder, num_train=rows, num_test=1)
+            path = os.path.join(folder, 'train.csv')
+            mb = os.path.getsize(path) / 1e6
+            d2l_rate = rows / best(lambda: book(path), 1) if rows <= args.d2l_max_rows else None
+            string_rate = rows / best(lambda: strings(path), args.repeats)
+            seconds = best(lambda: data.CTRDataset(path), args.repeats)
+            print(f"{rows:>10,}{mb:>7.0f}{(f'{d2l_rate:,.0f}' if d2l_rate else '-'):>13}"
+                  f"{string_rate:>16,.0f}{rows / seconds:>14,.0f}{seconds:>9.3f}", flush=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
