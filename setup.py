@@ -25,5 +25,7 @@ setup(
     ],
     extras_require={
         'test': ['pytest>=7', 'nbclient>=0.9', 'nbformat>=5', 'ipykernel>=6', 'papermill>=2.5'],
+        # benchmarks/throughput.py's PyTorch DeepFM (optional: skipped when torch is missing)
+        'bench': ['torch>=2'],
     },
 )
