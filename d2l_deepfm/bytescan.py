@@ -49,7 +49,11 @@ def scan(path, num_columns):
     module's docstring). Blank lines are ignored; other lines with the wrong number of
     fields are `skipped`. The file is scanned in 256 KiB pieces cut at line ends, in threads.
     """
-    buf, size = _read_padded(path)
+    return scan_buffer(*_read_padded(path), num_columns)
+
+
+def scan_buffer(buf, size, num_columns):
+    """`scan` on the bytes of a file as `_read_padded` returns them."""
     if size == 0:
         return None
     words = onp.ndarray(shape=(size,), dtype='<u8', buffer=buf, strides=(1,))
@@ -181,13 +185,45 @@ def map_keys(keys, feat_mapper, defaults):
     return out.T
 
 
+def first_line(buf, size):
+    """The first line with more than whitespace (as text), or None: validate.py's header test
+    looks at that line."""
+    at = 0
+    while at < size:
+        end = _next_line(buf, at, size)
+        line = bytes(buf[at:end - 1]).decode('utf-8', errors='replace')
+        if line.strip():
+            return line
+        at = end
+    return None
+
+
 def read_ctr(path, num_feat):
     """(labels float32 (n,), keys uint64 (num_feat, n), skipped) for a file in the chapter's
-    layout, or None where the string path must read it."""
-    scanned = scan(path, num_feat + 1)
+    layout, or None where the string path must read it.
+
+    The same input checks as the string path (validate.py): a file with any non-ASCII byte
+    goes through `check_text_file` (UTF-8, archives), and a header line is dropped, not
+    counted as a skipped row.
+    """
+    from .validate import check_text_file, is_header
+    buf, size = _read_padded(path)
+    if size == 0:
+        return None
+    if buf[:size].max() >= 0x80:         # not plain ASCII: UTF-8? an archive? (DataError if not)
+        check_text_file(path)
+    scanned = scan_buffer(buf, size, num_feat + 1)
     if scanned is None:
         return None
     keys, skipped = scanned
+    first = first_line(buf, size)
+    if first is not None and is_header(first):
+        if first.rstrip('\r\n').count('\t') == num_feat:       # it was read as the first row
+            keys = keys[:, 1:]
+        else:                                                   # it was counted as malformed
+            skipped -= 1
+    if keys.shape[1] == 0:
+        return None
     labels = labels_of(keys[0])
     if labels is None:
         return None

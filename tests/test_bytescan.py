@@ -73,7 +73,6 @@ def test_test_set_mapped_with_a_string_path_feat_mapper(tmp_path):
 @pytest.mark.parametrize('text', [
     '1\ta\tb\n0\tabcdefghi\tb\n',          # a token longer than 8 bytes
     '1.0\ta\tb\n0\ta\tb\n',                # a label the string path accepts as 1
-    '1\ta\x00\tb\n0\ta\tb\n',              # a NUL byte
     '1\ta\x0bz\tb\n0\ta\tb\n',             # another control character
 ])
 def test_steps_aside_where_it_would_differ(tmp_path, text):
@@ -89,10 +88,25 @@ def test_bad_input_still_gets_the_string_paths_errors(tmp_path):
         data.CTRDataset(write(tmp_path / 'empty.csv', ''), num_feat=2)
     with pytest.raises(data.DataError, match='no row has'):
         data.CTRDataset(write(tmp_path / 'short.csv', '1\ta\n'), num_feat=2)
+    with pytest.raises(data.DataError, match='binary data'):         # a NUL byte
+        data.CTRDataset(write(tmp_path / 'nul.csv', '1\ta\x00\tb\n0\ta\tb\n'), num_feat=2)
+    with pytest.raises(data.DataError, match='not UTF-8'):             # fast path: not ASCII
+        with open(tmp_path / 'latin.csv', 'wb') as f:
+            f.write(b'1\ta\tb\n0\t\xe9t\xe9\tb\n')
+        data.CTRDataset(str(tmp_path / 'latin.csv'), num_feat=2)
     lone_cr = write(tmp_path / 'cr.csv', '1\ta\rz\tb\n0\ta\tb\n')   # pandas: a line break
     assert bytescan.read_ctr(lone_cr, 2) is None
     with pytest.raises(data.DataError, match='could not parse'):
         data.CTRDataset(lone_cr, num_feat=2)
+
+
+@pytest.mark.parametrize('header', ['label\tf1\tf2', 'click\tfeatures', 'Label'])
+def test_header_line_as_the_string_path(tmp_path, header):
+    lines = [header] + ['1\ta\tb', '0\ta\tc'] * 4
+    path = write(tmp_path / 'h.csv', '\n'.join(lines) + '\n')
+    assert bytescan.read_ctr(path, 2) is not None                   # fast path, header dropped
+    ds = assert_same(path, 2)
+    assert len(ds) == 8 and ds.skipped == 0
 
 
 def test_keys_round_trip():
