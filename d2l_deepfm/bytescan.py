@@ -1,17 +1,18 @@
 """The chapter's layout read at the byte level: every token becomes one integer key.
 
-`data.read_table` parses a file into Python strings (pandas), ~35 string objects a row: about
-100k rows/s. Here the file is scanned as bytes instead (numpy): separators are found in one
+`data.read_table` parses a file into Python strings (pandas), ~35 string objects a row:
+50-100k rows/s. Here the file is scanned as bytes instead (numpy): separators are found in one
 pass, and each token of at most 8 bytes is read as one little-endian uint64 (its bytes, zero
 padded), which *is* the token (no hashing, no collisions). The mapping rules then run on
 these keys with pandas' hash tables (`pd.factorize`, `Index.get_indexer`): the same
 `feat_mapper` (values in order of first appearance), `defaults` and indices as `data.py`'s
-string path, at over 1M rows/s.
+string path, at 0.5-1M rows/s on two cores (docs/performance.md).
 
 Anything this fast path does not reproduce exactly returns None, and the caller takes the
 string path: a token longer than 8 bytes, a NUL byte, a control character other than tab and
 newline, a carriage return not followed by a newline, a label other than exactly 0 or 1, an
 empty file or one without a single well-formed row (whose errors the string path reports).
+The input checks of validate.py apply as on the string path (`read_ctr`).
 """
 import os
 from concurrent.futures import ThreadPoolExecutor
