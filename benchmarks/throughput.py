@@ -261,6 +261,9 @@ def main(argv=None):
     bad = [m for m in models if m not in SHAPES] + [q for q in pipelines if q not in WORKERS]
     if bad:
         raise SystemExit(f'error: unknown model or pipeline {bad[0]!r}')
+    if args.data_dir is not None and not all(
+            os.path.isfile(os.path.join(args.data_dir, n)) for n in ('train.csv', 'test.csv')):
+        raise SystemExit(f'error: {args.data_dir}: needs train.csv and test.csv in the chapter layout')
     tmp = tempfile.TemporaryDirectory(prefix='d2l_deepfm_bench_')
     if args.data_dir is None:
         from d2l_deepfm import synthetic
