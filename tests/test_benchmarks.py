@@ -17,13 +17,16 @@ def bench(script, *args):
 def test_throughput_compares_with_the_chapter(tmp_path):
     out = tmp_path / 'bench.json'
     text = bench('throughput.py', '--rows', '4200', '--epochs', '2', '--models', 'fm',
+                 '--batch-size', '256',
                  '--pipelines', 'chapter,ours', '--parse-repeats', '1', '--json', str(out))
     assert 'vs chapter' in text and 'parse+map rows/s' in text
     results = json.loads(out.read_text())['results']
     ours, chapter = results['ours/fm'], results['chapter/fm']
-    assert len(ours['epochs']) == 2 and len(chapter['epochs']) == 1
+    assert len(ours['epochs']) == 2 and len(chapter['epochs']) == 2
     assert chapter['epochs'][0]['examples'] == 4096          # last_batch='rollover', as printed
     assert ours['vs_chapter'] == ours['examples_per_sec'] / chapter['examples_per_sec'] > 0
+    assert ours['epoch_examples_per_sec'] < ours['examples_per_sec']      # evaluation costs time
+    assert ours['examples_per_sec'] == ours['epochs'][1]['examples_per_sec']   # after the warm-up
     assert ours['parse_map_rows_per_sec'] > 0 and ours['peak_rss_mib'] > 0
 
 
