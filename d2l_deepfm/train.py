@@ -1,9 +1,12 @@
 """python -m d2l_deepfm.train: train FM and/or DeepFM as in the chapter and compare them.
 
 Reads train.csv/test.csv in the chapter's layout (default: d2l's ctr data, or a synthetic
-stand-in when offline), trains with the chapter's settings unless told otherwise, and writes
-into --out: metrics.json, convergence.png, <model>.params and feature_map.json, plus a
-checkpoint after every epoch (--resume continues from it; see checkpoints.py).
+stand-in when offline), or raw Criteo files (--format criteo), trains with the chapter's
+settings unless told otherwise, and writes into --out: metrics.json, convergence.png,
+<model>.params and feature_map.json, plus a checkpoint after every epoch (--resume continues
+from it; see checkpoints.py). Optional: a validation set with early stopping
+(--valid-fraction/--valid, --patience), several seeds (--seeds), a logistic-regression
+baseline (--model lr or all).
 """
 import argparse
 import json
@@ -12,6 +15,7 @@ import sys
 import time
 
 MODELS = ('fm', 'deepfm')
+MODEL_SETS = {'both': MODELS, 'all': MODELS + ('lr',)}     # lr: the baseline (d2l_deepfm.baseline)
 # The chapter's settings for each model.
 CHAPTER = {'fm': {'num_factors': 20, 'lr': 0.02},
            'deepfm': {'num_factors': 10, 'lr': 0.01, 'mlp_dims': [30, 20, 10], 'dropout': 0.1}}
@@ -39,6 +43,26 @@ def positive(kind):
     return parse
 
 
+def fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a number, got {text!r}')
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f'expected a fraction between 0 and 1, got {text!r}')
+    return value
+
+
+def seed_list(text):
+    try:
+        seeds = [int(d) for d in text.split(',') if d.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected comma-separated integer seeds, got {text!r}')
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f'expected distinct seeds, got {text!r}')
+    return seeds
+
+
 def parse_devices(text):
     import mxnet as mx
     devices = []
@@ -55,17 +79,31 @@ def parse_devices(text):
 
 def build_parser():
     p = argparse.ArgumentParser(prog='python -m d2l_deepfm.train', description=__doc__.split('\n')[0])
-    p.add_argument('--model', choices=('fm', 'deepfm', 'both'), default='both')
+    p.add_argument('--model', choices=('fm', 'deepfm', 'lr', 'both', 'all'), default='both',
+                   help='both: FM and DeepFM; lr: the logistic-regression baseline; all: the three')
     p.add_argument('--data-dir', help='folder with train.csv and test.csv in the chapter layout '
                    '(default: data/ctr, downloaded if missing, else synthetic data)')
     p.add_argument('--data-root', default='data', help='where the default data is cached (default: data)')
     p.add_argument('--no-download', action='store_true', help='do not try to download ctr.zip')
+    p.add_argument('--format', choices=('d2l', 'criteo'), default='d2l',
+                   help="d2l: the chapter's layout; criteo: raw Kaggle Criteo rows (needs --train, --test)")
+    p.add_argument('--train', metavar='FILE', help='training file (with --test; instead of --data-dir)')
+    p.add_argument('--test', metavar='FILE', help='test file (with --train)')
+    p.add_argument('--valid', metavar='FILE', help='validation file: pick the epoch on it')
+    p.add_argument('--valid-fraction', type=fraction, metavar='F',
+                   help='hold out this fraction of the training rows (seeded) as the validation set')
+    p.add_argument('--patience', type=positive(int), metavar='N',
+                   help='stop when the validation logloss has not improved for N epochs')
+    p.add_argument('--seeds', type=seed_list, metavar='0,1,2',
+                   help='train each model once per seed; report mean ± std (overrides --seed)')
     p.add_argument('--epochs', type=positive(int), default=30)
     p.add_argument('--batch-size', type=positive(int), default=2048)
     p.add_argument('--lr', type=positive(float), help='learning rate (chapter: FM 0.02, DeepFM 0.01)')
     p.add_argument('--num-factors', type=positive(int), help='embedding size (chapter: FM 20, DeepFM 10)')
     p.add_argument('--mlp-dims', type=int_list, help='DeepFM hidden layers (chapter: 30,20,10)')
     p.add_argument('--dropout', type=float, help='DeepFM dropout rate (chapter: 0.1)')
+    p.add_argument('--wd', type=positive(float), help='L2 weight decay (Adam wd) for FM and DeepFM '
+                   '(not in the chapter: none)')
     p.add_argument('--min-threshold', type=positive(int), default=4,
                    help='values seen fewer times in training map to the field default (chapter: 4)')
     p.add_argument('--loss', choices=('fixed', 'chapter'), default='fixed',
@@ -100,6 +138,8 @@ def model_config(name, args):
         value = getattr(args, key)
         if value is not None and key in cfg:
             cfg[key] = value
+    if getattr(args, 'wd', None):
+        cfg['wd'] = args.wd
     return cfg
 
 
@@ -118,13 +158,31 @@ def build_model(name, field_dims, cfg):
 
 
 def load_data(args, log):
-    from .data import CTRDataset, DataError, default_data, has_ctr_files
+    """(train, valid, test, info); valid is None without --valid or --valid-fraction (or a
+    store's validation split)."""
+    from .data import DataError, default_data, has_ctr_files
+    from .splits import load_splits
+    if args.valid and args.valid_fraction:
+        raise DataError('give --valid FILE or --valid-fraction F, not both')
     if getattr(args, 'data_store', None):
+        if args.valid or args.valid_fraction:
+            raise DataError('--valid and --valid-fraction do not apply to --data-store: '
+                            'preprocess with --valid FILE instead')
         from .store import load_for_training
         train, test, info = load_for_training(args.data_store, log)
         check_input(train, test, args, log)
-        return train, test, info
-    if args.data_dir:
+        valid = getattr(train, 'valid', None)
+        if valid is not None:
+            info.update(valid='store', valid_rows=len(valid))
+        return train, valid, test, info
+    if args.train or args.test:
+        if not (args.train and args.test):
+            raise DataError('--train FILE and --test FILE go together')
+        train_path, test_path, source = args.train, args.test, 'files'
+        folder = os.path.dirname(os.path.abspath(train_path))
+    elif args.format == 'criteo':
+        raise DataError('--format criteo needs --train FILE and --test FILE (raw Criteo rows)')
+    elif args.data_dir:
         folder, source = args.data_dir, 'user'
         if not os.path.isdir(folder):
             raise DataError(f'{folder}: no such directory')
@@ -132,10 +190,16 @@ def load_data(args, log):
             raise DataError(f'{folder}: needs train.csv and test.csv in the chapter layout')
     else:
         folder, source = default_data(args.data_root, download=not args.no_download, log=log)
-    train = CTRDataset(os.path.join(folder, 'train.csv'), min_threshold=args.min_threshold)
-    test = CTRDataset(os.path.join(folder, 'test.csv'), train.feat_mapper, train.defaults)
+    if source != 'files':
+        train_path, test_path = os.path.join(folder, 'train.csv'), os.path.join(folder, 'test.csv')
+    train, valid, test = load_splits(train_path, test_path, args.format, args.valid,
+                                     args.valid_fraction, min_threshold=args.min_threshold)
     check_input(train, test, args, log)
+    if valid is not None and args.strict:
+        from .validate import enforce_strict
+        enforce_strict(valid)
     described = {'user': f'data from {folder}', 'local': f"d2l's ctr data ({folder})",
+                 'files': f'{args.format} data: train {train_path}, test {test_path}',
                  'downloaded': f"d2l's ctr data, downloaded ({folder})",
                  'synthetic': f'SYNTHETIC data ({folder}): d2l ctr.zip is not available offline; '
                               'generated by d2l_deepfm.synthetic with planted interactions'}[source]
@@ -145,8 +209,11 @@ def load_data(args, log):
            if train.skipped or test.skipped else ''))
     info = {'source': source, 'folder': folder, 'train_rows': len(train), 'test_rows': len(test),
             'skipped_train': train.skipped, 'skipped_test': test.skipped,
-            'num_features': int(train.field_dims.sum())}
-    return train, test, info
+            'num_features': int(train.field_dims.sum()), 'format': args.format}
+    if valid is not None:
+        log(f'  validation: {len(valid)} rows from {valid.path}')
+        info.update(valid=valid.path, valid_rows=len(valid), skipped_valid=valid.skipped)
+    return train, valid, test, info
 
 
 def check_input(train, test, args, log):
@@ -160,11 +227,21 @@ def check_input(train, test, args, log):
         log(f'note: {test.path}: every test row has label {int(test.labels[0])}: test AUC is undefined (nan)')
 
 
-def train_one(name, train, test, args, devices, log, cluster=None):
+def train_one(name, train, test, args, devices, log, valid=None, seed=None, tag=None,
+              cluster=None):
+    """Train one model with one seed; with a validation set, `final` is the test record of the
+    best validation epoch (`best_epoch`) and the saved parameters are that epoch's. `tag` names
+    the checkpoint and the parameters file (default: the model's name)."""
     from . import sparse, training
     from .checkpoints import ModelCheckpoint, atomic_write
     from .distributed import Cluster
+    from .validation import EarlyStopping, best_record
     cluster = cluster or Cluster()
+    seed = args.seed if seed is None else seed
+    tag = tag or name
+    if name == 'lr':
+        from .baseline import train_lr
+        return {**train_lr(train, test, valid), 'seed': seed}
     cfg = model_config(name, args)
     setting = getattr(args, 'sparse_grad', 'off')
     if cluster.distributed and setting == 'auto':
@@ -172,25 +249,40 @@ def train_one(name, train, test, args, devices, log, cluster=None):
     if sparse.choose(setting, int(train.field_dims.sum())):
         cfg['sparse_grad'] = True           # recorded only when on: the chapter's config is unchanged
         log(f'{name}: row-sparse embedding gradients, lazy Adam (--sparse-grad {args.sparse_grad})')
-    rng = training.seed_everything(args.seed)
+    rng = training.seed_everything(seed)
     net = training.initialize(build_model(name, train.field_dims, cfg), devices)
-    trainer = training.make_trainer(net, cfg['lr'], kvstore=cluster.kvstore)
+    trainer = training.make_trainer(net, cfg['lr'], kvstore=cluster.kvstore, wd=cfg.get('wd', 0.0))
     # no checkpoints with a distributed kvstore: Adam's state lives on the servers
-    checkpoint = None if cluster.distributed else ModelCheckpoint(args.out, name)
+    checkpoint = None if cluster.distributed else ModelCheckpoint(args.out, tag)
     history = checkpoint.restore(net, trainer, devices, cfg) if args.resume and checkpoint else []
     if history:
-        log(f'{name}: resuming after epoch {len(history)}')
+        log(f'{tag}: resuming after epoch {len(history)}')
+    save_epoch = checkpoint.on_epoch(net, trainer, history, cfg) if checkpoint else None
+    stopper = None
+    if valid is not None:         # keeps the best epoch's parameters (on disk too, for --resume)
+        prefix = os.path.join(checkpoint.folder, f'{tag}-best') if checkpoint else None
+        stopper = EarlyStopping(net, args.patience, prefix=prefix).resume(history)
+
+    def on_epoch(record):
+        if save_epoch is not None:
+            save_epoch(record)
+        return stopper is not None and stopper(record)
+    epochs = len(history) if stopper is not None and stopper.exhausted else args.epochs
     batches = cluster.batches(train, args.batch_size, rng, getattr(args, 'block_rows', 1 << 20),
-                              seed=args.seed)
+                              seed=seed)
     history = training.train_ch13(net, train, test, training.make_loss(args.loss), trainer,
-                                  args.epochs, devices, rng, batch_size=args.batch_size,
-                                  progress=not args.no_progress, desc=name, history=history,
-                                  on_epoch=checkpoint.on_epoch(net, trainer, history, cfg)
-                                  if checkpoint else None,
-                                  seed=args.seed, batches=batches)
+                                  epochs, devices, rng, batch_size=args.batch_size,
+                                  progress=not args.no_progress, desc=tag, history=history,
+                                  valid_data=valid, on_epoch=on_epoch, seed=seed, batches=batches)
+    result = {'config': cfg, 'seed': seed, 'epochs': history, 'final': history[-1]}
+    if stopper is not None:
+        stopper.restore()
+        result.update(final=best_record(history, stopper.best_epoch), best_epoch=stopper.best_epoch)
+        log(f'{name} (seed {seed}): best validation logloss {stopper.best:.4f} at epoch '
+            f'{stopper.best_epoch} of {len(history)}')
     if cluster.writes_outputs:
-        atomic_write(os.path.join(args.out, f'{name}.params'), net.save_parameters)
-    return {'config': cfg, 'epochs': history, 'final': history[-1]}
+        atomic_write(os.path.join(args.out, f'{tag}.params'), net.save_parameters)
+    return result
 
 
 def format_table(results):
@@ -198,9 +290,11 @@ def format_table(results):
     lines = [head, '-' * len(head)]
     for name, res in results.items():
         f = res['final']
-        seconds = sum(r['seconds'] for r in res['epochs'])
+        seconds = sum(r['seconds'] for r in res['epochs']) if res['epochs'] else f['seconds']
+        epoch = f"{f['epoch']:>7d}" if 'epoch' in f else f"{'-':>7}"          # lr: no epochs
+        speed = f"{f['examples_per_sec']:>10.0f}" if 'examples_per_sec' in f else f"{'-':>10}"
         lines.append(f"{name:<8}{f['test_auc']:>10.4f}{f['test_logloss']:>10.4f}{f['test_acc']:>8.4f}"
-                     f"{f['epoch']:>7d}{f['examples_per_sec']:>10.0f}{seconds:>8.1f}")
+                     f"{epoch}{speed}{seconds:>8.1f}")
     return '\n'.join(lines)
 
 
@@ -214,18 +308,21 @@ def write_json(path, doc):
 def run(args, log=print):
     from . import training
     from .checkpoints import Run, atomic_write
+    from .compare import format_summary, summarize
     from .data import DataError, save_feature_map
     from .distributed import Cluster
-    from .plotting import plot_convergence
+    from .plotting import LABELS, plot_convergence
 
     start = time.perf_counter()
-    names = MODELS if args.model == 'both' else (args.model,)
+    names = MODEL_SETS.get(args.model, (args.model,))
     if args.kvstore.startswith('dist') and len(names) > 1:
         raise DataError(f'--kvstore {args.kvstore} trains one model per job: '
                         'add --model fm or --model deepfm')
     if args.kvstore.startswith('dist') and args.resume:
         raise DataError(f'--resume does not work with --kvstore {args.kvstore} (no checkpoints: '
                         "Adam's state lives on the parameter servers)")
+    if args.patience and not (args.valid or args.valid_fraction or getattr(args, 'data_store', None)):
+        raise DataError('--patience needs a validation set: --valid-fraction F or --valid FILE')
     cluster = Cluster(args.kvstore)
     checkpoints = None
     if not cluster.writes_outputs:        # workers other than rank 0 train and write nothing
@@ -235,41 +332,59 @@ def run(args, log=print):
         if not cluster.distributed:
             checkpoints = Run(args.out)
             checkpoints.begin(args.resume, log)
-    train, test, info = load_data(args, log)
+    train, valid, test, info = load_data(args, log)
+    if args.patience and valid is None:
+        raise DataError(f'--patience needs a validation set: {args.data_store} has no validation split')
     if cluster.writes_outputs:
         save_feature_map(os.path.join(args.out, 'feature_map.json'), train,
                          min_threshold=args.min_threshold, format=info.get('format', 'd2l'))
     devices = args.devices or training.try_all_gpus()
     log(f'devices: {devices}' + (f', kvstore {cluster.name}: {cluster.num_workers} workers'
                                  if cluster.distributed else ''))
+    seeds = args.seeds or [args.seed]
+    # the first seed's model is <name> (<name>.params), the others' <name>-seed<s>
+    tags = {(name, seed): name if i == 0 else f'{name}-seed{seed}'
+            for name in names for i, seed in enumerate(seeds)}
     if checkpoints:
-        checkpoints.start(args.resume, run_settings(args, info, train), names, args.epochs)
-    results = {}
+        checkpoints.start(args.resume, run_settings(args, info, train),
+                          [t for (n, _), t in tags.items() if n != 'lr'], args.epochs)
+    runs = {}
     try:
         for name in names:
-            results[name] = train_one(name, train, test, args, devices, log, cluster)
+            runs[name] = [train_one(name, train, test, args, devices, log, valid=valid, seed=seed,
+                                    tag=tags[name, seed], cluster=cluster) for seed in seeds]
     except training.TrainingDiverged:
         if checkpoints:
             checkpoints.finish('diverged')
         raise
     if not cluster.writes_outputs:
         return None
-    doc = {'data': info, 'loss': args.loss, 'seed': args.seed, 'devices': [str(d) for d in devices],
-           **results, 'wall_seconds': time.perf_counter() - start}
+    results = {name: {**rs[0], 'runs': rs} if args.seeds else rs[0] for name, rs in runs.items()}
+    doc = {'data': info, 'loss': args.loss, 'seed': seeds[0], 'devices': [str(d) for d in devices],
+           **results}
+    if args.seeds:
+        doc.update(seeds=seeds, summary=summarize(runs))
     if cluster.distributed:
         doc['cluster'] = cluster.describe()
+    doc['wall_seconds'] = time.perf_counter() - start
     write_json(os.path.join(args.out, 'metrics.json'), doc)
-    fig = plot_convergence({n: r['epochs'] for n, r in results.items()},
-                           title=f"{' vs '.join(n.upper() if n == 'fm' else 'DeepFM' for n in names)} "
-                                 f"({info['source']} data)")
-    atomic_write(os.path.join(args.out, 'convergence.png'),
-                 lambda tmp: fig.savefig(tmp, dpi=100, format='png'))
+    curves = [n for n in names if results[n]['epochs']]          # lr has no epochs
+    if curves:
+        fig = plot_convergence({n: results[n]['epochs'] for n in curves},
+                               title=f"{' vs '.join(LABELS[n] for n in curves)} ({info['source']} data)",
+                               best={n: results[n]['best_epoch'] for n in curves
+                                     if 'best_epoch' in results[n]})
+        atomic_write(os.path.join(args.out, 'convergence.png'),
+                     lambda tmp: fig.savefig(tmp, dpi=100, format='png'))
     if checkpoints:
         checkpoints.finish('done')
     log('\n' + format_table(results))
-    log(f"\nwrote {args.out}/metrics.json, convergence.png, "
-        f"{', '.join(n + '.params' for n in names)}, feature_map.json "
-        f"({time.perf_counter() - start:.1f} s)")
+    if args.seeds:
+        log(f'\nover seeds {",".join(map(str, seeds))}:\n' + format_summary(doc['summary']))
+    saved = ['convergence.png'] if curves else []
+    saved += [t + '.params' for (n, _), t in tags.items() if n != 'lr']
+    log(f"\nwrote {args.out}/metrics.json, "
+        f"{', '.join(saved + ['feature_map.json'])} ({time.perf_counter() - start:.1f} s)")
     return doc
 
 
@@ -279,6 +394,8 @@ def run_settings(args, info, train):
     return {'batch_size': args.batch_size, 'loss': args.loss, 'seed': args.seed,
             'min_threshold': args.min_threshold, 'format': getattr(args, 'format', 'd2l'),
             'train_rows': info['train_rows'], 'test_rows': info['test_rows'],
+            'seeds': args.seeds, 'valid': args.valid, 'valid_fraction': args.valid_fraction,
+            'patience': args.patience,
             'field_dims_sha1': hashlib.sha1(train.field_dims.tobytes()).hexdigest()}
 
 

@@ -68,8 +68,12 @@ def predict(net, features, devices, batch_size=8192):
 
 def evaluate(net, features, labels, devices, batch_size=8192):
     """logloss, AUC and accuracy at 0.5 on one dataset (metrics from scikit-learn)."""
-    p = predict(net, features, devices, batch_size)
-    labels = onp.asarray(labels)
+    return scores(labels, predict(net, features, devices, batch_size))
+
+
+def scores(labels, p):
+    """logloss, AUC and accuracy at 0.5 of click probabilities `p` (any model's)."""
+    labels, p = onp.asarray(labels), onp.asarray(p, dtype=onp.float64)
     auc = roc_auc_score(labels, p) if 0 < labels.sum() < len(labels) else float('nan')
     return {'logloss': float(log_loss(labels, onp.clip(p, 1e-7, 1 - 1e-7), labels=[0, 1])),
             'auc': float(auc),
@@ -168,11 +172,14 @@ def initialize(net, devices, hybridize=True):
     return net
 
 
-def make_trainer(net, lr, kvstore='device'):
+def make_trainer(net, lr, kvstore='device', wd=0.0):
     """Adam through a Gluon Trainer. With a distributed kvstore the servers add up the
-    workers' gradients, so rescale_grad averages them over the workers."""
+    workers' gradients, so rescale_grad averages them over the workers. wd > 0 adds an L2
+    penalty (not in the chapter: --wd)."""
     params = {'learning_rate': lr}
     num_workers = getattr(kvstore, 'num_workers', 1)
     if num_workers > 1:
         params['rescale_grad'] = 1.0 / num_workers
+    if wd:
+        params['wd'] = wd
     return gluon.Trainer(net.collect_params(), 'adam', params, kvstore=kvstore)
