@@ -76,11 +76,12 @@ def test_criteo_format_end_to_end(tmp_path):
     out = tmp_path / 'out'
     r = run_module('d2l_deepfm.train', '--format', 'criteo', '--train', train, '--valid', valid,
                    '--test', test, '--epochs', '4', '--patience', '2', '--model', 'all',
-                   '--batch-size', '256', '--out', str(out), '--no-progress')
+                   '--batch-size', '256', '--wd', '0.001', '--out', str(out), '--no-progress')
     assert r.returncode == 0, r.stderr
     doc = json.loads((out / 'metrics.json').read_text())
     assert doc['data']['format'] == 'criteo' and doc['data']['valid_rows'] == 500
     assert json.loads((out / 'feature_map.json').read_text())['num_feat'] == 39
+    assert doc['deepfm']['config']['wd'] == 0.001 and doc['fm']['config']['wd'] == 0.001
     for name in ('fm', 'deepfm', 'lr'):
         assert doc[name]['final']['test_auc'] > 0.6, name
     assert 'summary' not in doc                  # one seed: no mean ± std
@@ -110,3 +111,18 @@ def test_summary_is_mean_and_sample_std():
     assert s['test_logloss'] == {'mean': 0.5, 'std': 0.0, 'values': [0.5, 0.5, 0.5]}
     assert mean_std([0.3])['std'] == 0.0
     assert '0.7200 ± 0.0200' in format_summary(summarize(runs))
+
+
+def test_weight_decay_shrinks_the_parameters(small_data):
+    """--wd (not in the chapter) is an L2 penalty: the same training ends with smaller weights."""
+    from d2l_deepfm import training
+    from d2l_deepfm.models import FM
+    train, test = small_data
+    norms = {}
+    for wd in (0.0, 0.01):
+        rng = training.seed_everything(0)
+        net = training.initialize(FM(train.field_dims, 8), [mx.cpu()])
+        training.train_ch13(net, train, test, training.make_loss(), training.make_trainer(net, 0.02, wd=wd),
+                            3, [mx.cpu()], rng, progress=False)
+        norms[wd] = float((net.embedding.weight.data() ** 2).sum())
+    assert norms[0.01] < 0.5 * norms[0.0]
