@@ -98,8 +98,8 @@ def bootstrap_gap(preds, labels, a, b, rounds=1000, seed=0):
 
 def data_line(doc):
     d = doc['data']
-    where = d.get('folder') if d['source'] != 'files' else 'the files in the command'
-    line = (f"{d['source']} data ({where}; format {d['format']}): {d['train_rows']} training rows, "
+    where = f"{d['source']} data ({d['folder']})" if d['source'] != 'files' else 'the files in the command'
+    line = (f"{where}, format {d['format']}: {d['train_rows']} training rows, "
             f"{d.get('valid_rows', 0)} validation rows, {d['test_rows']} test rows, "
             f"{d['num_features']} features")
     if d['source'] == 'synthetic':

@@ -1,0 +1,39 @@
+"""The results scripts' own logic (their full runs take minutes: `python scripts/make_results.py`)."""
+import os
+import sys
+
+import numpy as onp
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'scripts'))
+
+import make_results  # noqa: E402
+import mlp_sweep  # noqa: E402
+
+
+def entry(auc, std):
+    return {'test_auc': {'mean': auc, 'std': std}, 'test_logloss': {'mean': 0.5, 'std': 0.01},
+            'best_epoch': [2, 3]}
+
+
+def test_gap_is_judged_against_the_seed_spread():
+    doc = {'summary': {'fm': entry(0.70, 0.01), 'deepfm': entry(0.75, 0.02), 'lr': entry(0.74, 0.0)}}
+    assert 'larger than the seed-to-seed spread' in make_results.gap_line(doc, 'deepfm', 'fm')
+    assert '+0.0500' in make_results.gap_line(doc, 'deepfm', 'fm')
+    assert 'within the seed-to-seed spread' in make_results.gap_line(doc, 'deepfm', 'lr')
+
+
+def test_paired_bootstrap_interval_separates_a_good_model_from_noise():
+    rng = onp.random.default_rng(0)
+    labels = rng.integers(0, 2, 400)
+    good = labels * 0.6 + rng.random(400) * 0.4           # ranks positives higher
+    noise = rng.random(400)
+    text = make_results.bootstrap_gap({'a': [good], 'b': [noise]}, labels, 'a', 'b', rounds=200)
+    low, high = [float(x) for x in text.split('[')[1].rstrip(']').split(',')]
+    assert 0 < low < high and '400 test rows' in text
+
+
+def test_sweep_plot_is_written(tmp_path):
+    results = {'10': entry(0.74, 0.01), '30,20,10': entry(0.75, 0.005)}
+    path = tmp_path / 'sweep.png'
+    mlp_sweep.plot(results, str(path), reference={'FM': 0.73, 'LR': 0.76})
+    assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and path.stat().st_size > 5000
