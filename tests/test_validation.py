@@ -86,3 +86,26 @@ def test_separate_validation_file_uses_the_training_map(small_ctr):
     assert valid.feat_mapper is train.feat_mapper and len(valid) == 2000
     with pytest.raises(ValueError):
         load_splits(path, path, valid_path=path, valid_fraction=0.1)
+
+
+def test_resumed_run_ends_with_the_same_best_epoch(small_ctr, tmp_path):
+    """Stopped after 4 epochs then resumed: the same best epoch, test numbers and saved parameters
+    as one uninterrupted run, although the best epoch came before the interruption."""
+    import json
+
+    from d2l_deepfm import train
+    common = ['--data-dir', small_ctr, '--model', 'fm', '--valid-fraction', '0.2', '--patience', '3',
+              '--seeds', '0,1', '--num-factors', '8', '--no-progress']
+    a, b = tmp_path / 'a', tmp_path / 'b'
+    assert train.main([*common, '--out', str(a), '--epochs', '12']) == 0
+    assert train.main([*common, '--out', str(b), '--epochs', '4']) == 0
+    assert train.main([*common, '--out', str(b), '--epochs', '12', '--resume']) == 0
+    da, db = (json.loads((d / 'metrics.json').read_text()) for d in (a, b))
+    untimed = lambda r: {k: v for k, v in r.items() if k not in ('seconds', 'examples_per_sec')}  # noqa: E731
+    for ra, rb in zip(da['fm']['runs'], db['fm']['runs']):
+        assert ra['best_epoch'] < 4 and len(ra['epochs']) < 12        # stopped early, best before 4
+        assert (ra['best_epoch'], untimed(ra['final']), len(ra['epochs'])) == \
+               (rb['best_epoch'], untimed(rb['final']), len(rb['epochs']))
+    for name in ('fm.params', 'fm-seed1.params'):
+        assert (a / name).read_bytes() == (b / name).read_bytes()
+    assert da['summary']['fm']['test_auc'] == db['summary']['fm']['test_auc']
