@@ -137,20 +137,8 @@ def run(args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from .data import DataError
-    try:
-        run(args)
-    except DataError as e:
-        if args.debug:
-            raise
-        print(f'error: {e}', file=sys.stderr)
-        return 2
-    except OSError as e:
-        if args.debug:
-            raise
-        print(f'error: {e.filename or args.output}: {e.strerror or e}', file=sys.stderr)
-        return 2
-    return 0
+    from .cli import report_errors
+    return report_errors(run, args, args.output)
 
 
 if __name__ == '__main__':

@@ -404,32 +404,24 @@ def main(argv=None):
     diverged, 130 interrupted (Ctrl-C or SIGTERM; the last complete epoch is saved)."""
     args = build_parser().parse_args(argv)
     from .checkpoints import Run, sigterm_as_interrupt
-    from .data import DataError
+    from .cli import report_errors
     from .training import TrainingDiverged
-    try:
+
+    def guarded(args):
         with sigterm_as_interrupt():
             run(args)
-    except DataError as e:
-        if args.debug:
-            raise
-        print(f'error: {e}', file=sys.stderr)
-        return 2
-    except OSError as e:
-        if args.debug:
-            raise
-        print(f'error: {e.filename or args.out}: {e.strerror or e}', file=sys.stderr)
-        return 2
-    except TrainingDiverged as e:
-        if args.debug:
-            raise
+
+    def diverged(e):
         print(f'error: {e}; the last good epochs are kept in {args.out}/checkpoints '
               f'({Run(args.out).progress()}); try a smaller --lr in a new --out', file=sys.stderr)
         return 3
+
+    try:
+        return report_errors(guarded, args, args.out, [(TrainingDiverged, diverged)])
     except KeyboardInterrupt:
         print(f'interrupted; saved in {args.out}/checkpoints: {Run(args.out).progress()}; '
               'continue with --resume', file=sys.stderr)
         return 130
-    return 0
 
 
 if __name__ == '__main__':

@@ -103,8 +103,8 @@ def checked_input(read_table):
     return wrapper
 
 
-def data_lines(path, num_columns):
-    """(line number, fields) of each line the reader keeps as a data row, in order (slow path)."""
+def _content_lines(path):
+    """(line number, text) of each non-blank line after a header line, if any (slow path)."""
     with open(path, encoding='utf-8', newline='') as f:
         seen_first = False
         for number, line in enumerate(f, 1):
@@ -115,9 +115,15 @@ def data_lines(path, num_columns):
                 seen_first = True
                 if is_header(line):
                     continue
-            fields = line.split('\t')
-            if len(fields) == num_columns:
-                yield number, fields
+            yield number, line
+
+
+def data_lines(path, num_columns):
+    """(line number, fields) of each line the reader keeps as a data row, in order (slow path)."""
+    for number, line in _content_lines(path):
+        fields = line.split('\t')
+        if len(fields) == num_columns:
+            yield number, fields
 
 
 def line_of_row(path, num_columns, row):
@@ -130,19 +136,10 @@ def line_of_row(path, num_columns, row):
 
 def first_malformed_line(path, num_columns):
     """(line number, field count) of the first non-blank, non-header line with the wrong count."""
-    with open(path, encoding='utf-8', newline='') as f:
-        seen_first = False
-        for number, line in enumerate(f, 1):
-            line = line.rstrip('\r\n')
-            if not line:
-                continue
-            if not seen_first:
-                seen_first = True
-                if is_header(line):
-                    continue
-            count = line.count('\t') + 1
-            if count != num_columns:
-                return number, count
+    for number, line in _content_lines(path):
+        count = line.count('\t') + 1
+        if count != num_columns:
+            return number, count
     return None, None
 
 
