@@ -278,7 +278,7 @@ def save_feature_map(path, dataset, **extra):
            'field_dims': [int(d) for d in dataset.field_dims], **extra}
     tmp = path + '.tmp'
     with open(tmp, 'w') as f:
-        json.dump(doc, f)
+        f.write(json.dumps(doc))        # the same text as json.dump, from the C encoder
     os.replace(tmp, path)
 
 

@@ -34,7 +34,7 @@ import types
 import numpy as onp
 import pandas as pd
 
-from . import criteo, data
+from . import bytescan, criteo, data
 from .data import DataError
 from .validate import check_text_file, is_header, line_of_row
 
@@ -77,18 +77,67 @@ def good_lines(raw, num_columns):
     return mask, int(good.sum()), skipped
 
 
-def parse_block(path, start, end, fmt):
-    """Parse one block: labels (uint8), per field (codes, uniques) in order of first appearance,
-    the number of skipped rows, and the first bad label (row in block, value) if any.
-
-    Lines with the wrong number of fields are dropped before pandas sees them (so pandas
-    never guesses an index column from a long first line)."""
-    num_columns = FORMATS[fmt] + 1
+def read_block(path, start, end):
+    """The bytes of path[start:end], newline-terminated, in a buffer padded with zero bytes
+    (as bytescan reads a whole file); and the length of the text."""
+    size = end - start
+    buf = onp.zeros(size + 1 + bytescan.WIDTH, dtype=onp.uint8)
     with open(path, 'rb') as f:
         f.seek(start)
-        buf = f.read(end - start)
-    if not buf.endswith(b'\n'):
-        buf += b'\n'
+        got = f.readinto(memoryview(buf)[:size])
+    if got and buf[got - 1] != ord('\n'):
+        buf[got] = ord('\n')
+        got += 1
+    return buf, got
+
+
+def parse_block(path, start, end, fmt):
+    """Parse one block: labels (uint8), per field (codes, uniques, keys) with the field's
+    distinct values in order of first appearance, the number of skipped rows, and the first bad
+    label (row in block, value) if any.
+
+    The block is scanned as bytes (`bytescan`: each token one uint64 key, factorized per field;
+    `keys` holds the distinct keys and `uniques` is None: the strings are decoded only where the
+    vocabulary meets a key for the first time). A block that bytescan refuses (a token longer
+    than 8 bytes, a label other than exactly 0 or 1, a stray control character ...) is parsed
+    by pandas instead (`keys` None, `uniques` the strings). Both give the same values."""
+    buf, size = read_block(path, start, end)
+    block = scan_block(buf, size, fmt)
+    if block is None:
+        block = pandas_block(path, bytes(buf[:size]), fmt)
+    return block
+
+
+def scan_block(buf, size, fmt):
+    """parse_block through bytescan, or None where it must not be used."""
+    num_columns = FORMATS[fmt] + 1
+    scanned = bytescan.scan_buffer(buf, size, num_columns)
+    if scanned is None:
+        return None
+    keys, skipped = scanned
+    labels = bytescan.labels_of(keys[0])
+    if labels is None:
+        return None
+    fields = []
+    for j in range(1, num_columns):
+        codes, ukeys = pd.factorize(keys[j])          # distinct keys = distinct strings
+        if fmt == 'criteo' and j <= criteo.NUM_INT:
+            # the winners' binning, computed once per distinct value instead of once per row
+            strings = pd.Series(bytescan.decode(ukeys), dtype=object)
+            token_codes, uniques = pd.factorize(criteo.discretize(strings))
+            fields.append((token_codes.astype(onp.int32)[codes], onp.asarray(uniques, dtype=object),
+                           None))
+        else:
+            fields.append((codes.astype(onp.int32), None, ukeys))
+    return types.SimpleNamespace(labels=labels.astype(onp.uint8), fields=fields,
+                                 skipped=skipped, bad_label=None, rows=keys.shape[1])
+
+
+def pandas_block(path, buf, fmt):
+    """parse_block through pandas, parsing the block's bytes exactly as data.read_table parses
+    a whole file. Lines with the wrong number of fields are dropped before pandas sees them (so
+    pandas never guesses an index column from a long first line)."""
+    num_columns = FORMATS[fmt] + 1
     raw = onp.frombuffer(buf, dtype=onp.uint8)
     mask, rows, skipped = good_lines(raw, num_columns)
     if mask is not None:
@@ -113,7 +162,7 @@ def parse_block(path, start, end, fmt):
             # the winners' binning, computed once per distinct value instead of once per row
             token_codes, uniques = pd.factorize(criteo.discretize(pd.Series(uniques, dtype=object)))
             codes = token_codes[codes]
-        fields.append((codes.astype(onp.int32), onp.asarray(uniques, dtype=object)))
+        fields.append((codes.astype(onp.int32), onp.asarray(uniques, dtype=object), None))
     return types.SimpleNamespace(labels=onp.nan_to_num(labels).astype(onp.uint8), fields=fields,
                                  skipped=skipped, bad_label=bad_label,
                                  rows=len(frame))
@@ -163,10 +212,15 @@ class FieldIds:
 
     Known values sit in a pandas Index (one vectorized lookup per block); values first seen
     since the last rebuild sit in a dict; the Index is rebuilt when the dict has grown to a
-    quarter of it, so the rebuilds cost O(1) per value overall."""
+    quarter of it, so the rebuilds cost O(1) per value overall. Values that arrive as
+    bytescan's uint64 keys are looked up by key in a second such pair (key -> id); a key seen
+    for the first time is decoded to its string and given that string's id, so a value gets
+    the same id whether its block came as keys or as strings."""
 
     def __init__(self):
         self.index, self.recent = pd.Index([], dtype=object), {}
+        self.key_index, self.key_ids = pd.Index(onp.zeros(0, onp.uint64)), onp.zeros(0, onp.int64)
+        self.key_recent = {}
 
     def __len__(self):
         return len(self.index) + len(self.recent)
@@ -183,6 +237,30 @@ class FieldIds:
                 self.recent = {}
         return gid
 
+    def lookup_keys(self, keys):
+        """`lookup` for values given as distinct bytescan keys (uint64)."""
+        pos = self.key_index.get_indexer(keys)
+        gid = self.key_ids.take(pos, mode='clip') if len(self.key_ids) else onp.full(len(pos), -1)
+        miss = onp.flatnonzero(pos < 0)
+        if len(miss):
+            recent = self.key_recent
+            missed = keys[miss]
+            found = onp.fromiter((recent.get(k, -1) for k in missed.tolist()), dtype=onp.int64,
+                                 count=len(missed))
+            new = onp.flatnonzero(found < 0)
+            if len(new):                              # first time this key: its string's id
+                strings = onp.array(bytescan.decode(missed[new]), dtype=object)
+                found[new] = self.lookup(strings)
+                recent.update(zip(missed[new].tolist(), found[new].tolist()))
+            gid[miss] = found
+            if len(recent) > max(1024, len(self.key_index) // 4):
+                self.key_index = self.key_index.append(
+                    pd.Index(onp.fromiter(recent.keys(), dtype=onp.uint64, count=len(recent))))
+                self.key_ids = onp.concatenate(
+                    (self.key_ids, onp.fromiter(recent.values(), dtype=onp.int64, count=len(recent))))
+                self.key_recent = {}
+        return gid
+
     def values(self):
         return list(self.index) + list(self.recent)
 
@@ -197,14 +275,14 @@ class Vocabulary:
     def add(self, block):
         """Count a parsed block; return its rows as global value ids (int32, rows x fields)."""
         out = onp.empty((block.rows, len(self.ids)), dtype=onp.int32)
-        for f, (codes, uniques) in enumerate(block.fields):
-            gid = self.ids[f].lookup(uniques)
+        for f, (codes, uniques, keys) in enumerate(block.fields):
+            gid = self.ids[f].lookup(uniques) if keys is None else self.ids[f].lookup_keys(keys)
             size = len(self.ids[f])
             if size > len(self.counts[f]):
                 grown = onp.zeros(max(size, 2 * len(self.counts[f])), dtype=onp.int64)
                 grown[:len(self.counts[f])] = self.counts[f]
                 self.counts[f] = grown
-            self.counts[f][gid] += onp.bincount(codes, minlength=len(uniques))
+            self.counts[f][gid] += onp.bincount(codes, minlength=len(gid))
             out[:, f] = gid[codes]
         return out
 
@@ -226,12 +304,32 @@ class Vocabulary:
         return feat_mapper, defaults, onp.array(field_dims), onp.concatenate(lookups)
 
 
-def map_block(block, indexes, defaults, offsets):
+class KeyIndex:
+    """The kept values of one field as bytescan keys, for blocks that come as keys: a value
+    longer than 8 bytes has no key, and no key can stand for it."""
+
+    def __init__(self, values):
+        keys, fits = bytescan.encode(values)
+        self.index = pd.Index(keys)
+        self.position = onp.flatnonzero(fits)      # its index among the kept values
+
+    def get_indexer(self, keys):
+        if len(self.position) == 0:
+            return onp.full(len(keys), -1)
+        pos = self.index.get_indexer(keys)
+        return onp.where(pos < 0, -1, self.position.take(pos, mode='clip'))
+
+
+def map_block(block, indexes, defaults, offsets, key_indexes=None):
     """A parsed test/validation block -> stored indices, with the training feature map
-    (indexes[f]: pd.Index of field f+1's kept values, as data.map_tokens looks them up)."""
+    (indexes[f]: pd.Index of field f+1's kept values, as data.map_tokens looks them up;
+    key_indexes[f]: the same as a KeyIndex, for fields that come as keys)."""
     out = onp.empty((block.rows, len(block.fields)), dtype=onp.int32)
-    for f, (codes, uniques) in enumerate(block.fields):
-        idx = indexes[f].get_indexer(uniques)
+    for f, (codes, uniques, keys) in enumerate(block.fields):
+        if keys is None:
+            idx = indexes[f].get_indexer(uniques)
+        else:
+            idx = key_indexes[f].get_indexer(keys)
         idx = onp.where(idx < 0, defaults[f + 1], idx) + offsets[f]
         out[:, f] = idx[codes]
     return out
@@ -239,32 +337,53 @@ def map_block(block, indexes, defaults, offsets):
 
 # --- writing .npy files of unknown length, block by block --------------------------------------
 
-class NpyWriter:
-    """Append rows to a raw temporary file; `close` writes the .npy (header + rows).
+def npy_header(dtype, shape):
+    """The bytes numpy writes before an array's data (np.save, open_memmap)."""
+    out = io.BytesIO()
+    onp.lib.format._write_array_header(out, {'descr': onp.lib.format.dtype_to_descr(dtype),
+                                             'fortran_order': False, 'shape': shape})
+    return out.getvalue()
 
-    Plain file writes, not a memory map: written pages stay in the page cache and do not
-    count in this process's resident memory."""
+
+class NpyWriter:
+    """Append rows to a temporary .npy file; `close` writes the header for the final number of
+    rows and renames the file into place.
+
+    Room for the header is left at the start (as long as a header for 10**15 rows, which is
+    the length of every header of fewer rows: numpy pads headers to 64 bytes); if it ever is
+    not, `close` moves the rows. Plain file writes, not a memory map: written pages stay in the
+    page cache and do not count in this process's resident memory."""
 
     def __init__(self, path, dtype, width=None):
         self.path, self.dtype, self.width, self.rows = path, onp.dtype(dtype), width, 0
         self.tmp = path + '.part'
-        self.file = open(self.tmp, 'wb')
+        self.offset = len(npy_header(self.dtype, self._shape(10 ** 15)))
+        self.file = open(self.tmp, 'w+b')
+        self.file.write(b'\0' * self.offset)
+
+    def _shape(self, rows):
+        return (rows,) if self.width is None else (rows, self.width)
 
     def write(self, array):
         self.file.write(onp.ascontiguousarray(array, dtype=self.dtype).tobytes())
         self.rows += len(array)
 
     def close(self):
-        self.file.close()
-        shape = (self.rows,) if self.width is None else (self.rows, self.width)
-        header = onp.lib.format.open_memmap(self.path, mode='w+', dtype=self.dtype, shape=shape)
-        offset = header.offset
-        del header
-        with open(self.path, 'r+b') as out, open(self.tmp, 'rb') as src:
-            out.seek(offset)
-            for piece in iter(lambda: src.read(1 << 24), b''):
-                out.write(piece)
-        os.remove(self.tmp)
+        header = npy_header(self.dtype, self._shape(self.rows))
+        if len(header) == self.offset:
+            self.file.seek(0)
+            self.file.write(header)
+            self.file.close()
+        else:                                   # never with numpy's 64-byte padding
+            self.file.close()
+            moved = self.tmp + '2'
+            with open(moved, 'wb') as out, open(self.tmp, 'rb') as src:
+                out.write(header)
+                src.seek(self.offset)
+                for piece in iter(lambda: src.read(1 << 24), b''):
+                    out.write(piece)
+            os.replace(moved, self.tmp)
+        os.replace(self.tmp, self.path)
 
 
 def _check_labels(block, path, rows_before, fmt):
@@ -303,37 +422,48 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
     num_feat = FORMATS[fmt]
     report = {'format': fmt, 'num_feat': num_feat, 'min_threshold': min_threshold, 'splits': {}}
 
-    # pass 1: parse the training file once; count values; write global ids
+    # pass 1: parse the training file once; count values; write global ids (where the
+    # features will be)
     vocab = Vocabulary(num_feat)
-    ids_path = os.path.join(out, 'train.ids.part')
+    features = NpyWriter(os.path.join(out, 'train.features.npy'), onp.int32, num_feat)
     labels = NpyWriter(os.path.join(out, 'train.labels.npy'), onp.uint8)
     rows = skipped = 0
-    with open(ids_path, 'wb') as ids_file:
-        for block in parsed_blocks(train_path, fmt, block_bytes, workers):
-            _check_labels(block, train_path, rows, fmt)
-            ids_file.write(vocab.add(block).tobytes())
-            labels.write(block.labels)
-            rows, skipped = rows + block.rows, skipped + block.skipped
+    for block in parsed_blocks(train_path, fmt, block_bytes, workers):
+        _check_labels(block, train_path, rows, fmt)
+        features.write(vocab.add(block))
+        labels.write(block.labels)
+        rows, skipped = rows + block.rows, skipped + block.skipped
     labels.close()
     if rows == 0:
+        features.file.close()
+        os.remove(features.tmp)
         raise _no_rows(train_path, fmt)
     feat_mapper, defaults, field_dims, lookup = vocab.feature_map(min_threshold)
     report['splits']['train'] = {'input': os.path.abspath(train_path), 'rows': rows, 'skipped': skipped}
     log(f'train: {rows} rows ({skipped} skipped), {int(field_dims.sum())} features, '
         f'{sum(len(i) for i in vocab.ids)} distinct values; {time.perf_counter() - start:.1f} s')
 
-    # pass 2: global ids -> the chapter's indices, one lookup per block
-    features = NpyWriter(os.path.join(out, 'train.features.npy'), onp.int32, num_feat)
+    # pass 2: global ids -> the chapter's indices, one lookup per block, in place (plain reads
+    # and writes: a memory map would stay resident)
+    lookup = lookup.astype(onp.int32)
+    id_base = vocab.id_base.astype(onp.int32)
     step = max(1, block_bytes // (4 * num_feat))
-    with open(ids_path, 'rb') as ids:      # plain reads: a memory map would stay resident
-        for lo in range(0, rows, step):
-            block = onp.fromfile(ids, dtype=onp.int32, count=min(step, rows - lo) * num_feat)
-            features.write(lookup[block.reshape(-1, num_feat) + vocab.id_base])
+    f = features.file
+    f.flush()
+    for lo in range(0, rows, step):
+        at = features.offset + 4 * num_feat * lo
+        f.seek(at)
+        block = onp.fromfile(f, dtype=onp.int32, count=min(step, rows - lo) * num_feat)
+        block = block.reshape(-1, num_feat)
+        block += id_base
+        f.seek(at)
+        f.write(lookup.take(block).tobytes())
+    f.seek(0, os.SEEK_END)
     features.close()
-    os.remove(ids_path)
     offsets = onp.concatenate(([0], onp.cumsum(field_dims)[:-1]))
     del vocab, lookup
     indexes = [pd.Index(list(feat_mapper[f + 1]), dtype=object) for f in range(num_feat)]
+    key_indexes = [KeyIndex(feat_mapper[f + 1]) for f in range(num_feat)]
 
     for split, path in (('valid', valid_path), ('test', test_path)):
         if path is None:
@@ -344,7 +474,7 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
         n = skipped = 0
         for block in parsed_blocks(path, fmt, block_bytes, workers):
             _check_labels(block, path, n, fmt)
-            features.write(map_block(block, indexes, defaults, offsets))
+            features.write(map_block(block, indexes, defaults, offsets, key_indexes))
             labels.write(block.labels)
             n, skipped = n + block.rows, skipped + block.skipped
         features.close()
