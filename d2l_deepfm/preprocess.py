@@ -220,7 +220,7 @@ class FieldIds:
     def __init__(self):
         self.index, self.recent = pd.Index([], dtype=object), {}
         self.key_index, self.key_ids = pd.Index(onp.zeros(0, onp.uint64)), onp.zeros(0, onp.int64)
-        self.key_recent = {}
+        self.key_recent, self.key_misses = {}, 0
 
     def __len__(self):
         return len(self.index) + len(self.recent)
@@ -248,17 +248,21 @@ class FieldIds:
             found = onp.fromiter((recent.get(k, -1) for k in missed.tolist()), dtype=onp.int64,
                                  count=len(missed))
             new = onp.flatnonzero(found < 0)
+            self.key_misses += len(missed) - len(new)
             if len(new):                              # first time this key: its string's id
                 strings = onp.array(bytescan.decode(missed[new]), dtype=object)
                 found[new] = self.lookup(strings)
                 recent.update(zip(missed[new].tolist(), found[new].tolist()))
             gid[miss] = found
-            if len(recent) > max(1024, len(self.key_index) // 4):
+            # rebuild when the dict holds a quarter of the keys, or has answered as many
+            # lookups as a rebuild costs: O(1) per key and per lookup overall
+            if len(recent) > max(1024, len(self.key_index) // 4) or \
+                    self.key_misses > len(self.key_index) + len(recent):
                 self.key_index = self.key_index.append(
                     pd.Index(onp.fromiter(recent.keys(), dtype=onp.uint64, count=len(recent))))
                 self.key_ids = onp.concatenate(
                     (self.key_ids, onp.fromiter(recent.values(), dtype=onp.int64, count=len(recent))))
-                self.key_recent = {}
+                self.key_recent, self.key_misses = {}, 0
         return gid
 
     def values(self):
@@ -273,8 +277,9 @@ class Vocabulary:
         self.counts = [onp.zeros(0, dtype=onp.int64) for _ in range(num_feat)]
 
     def add(self, block):
-        """Count a parsed block; return its rows as global value ids (int32, rows x fields)."""
-        out = onp.empty((block.rows, len(self.ids)), dtype=onp.int32)
+        """Count a parsed block; return its rows as global value ids, field by field (int32,
+        fields x rows: each field's ids contiguous)."""
+        out = onp.empty((len(self.ids), block.rows), dtype=onp.int32)
         for f, (codes, uniques, keys) in enumerate(block.fields):
             gid = self.ids[f].lookup(uniques) if keys is None else self.ids[f].lookup_keys(keys)
             size = len(self.ids[f])
@@ -283,7 +288,7 @@ class Vocabulary:
                 grown[:len(self.counts[f])] = self.counts[f]
                 self.counts[f] = grown
             self.counts[f][gid] += onp.bincount(codes, minlength=len(gid))
-            out[:, f] = gid[codes]
+            onp.take(gid.astype(onp.int32), codes, out=out[f])
         return out
 
     def feature_map(self, min_threshold):
@@ -324,15 +329,15 @@ def map_block(block, indexes, defaults, offsets, key_indexes=None):
     """A parsed test/validation block -> stored indices, with the training feature map
     (indexes[f]: pd.Index of field f+1's kept values, as data.map_tokens looks them up;
     key_indexes[f]: the same as a KeyIndex, for fields that come as keys)."""
-    out = onp.empty((block.rows, len(block.fields)), dtype=onp.int32)
+    out = onp.empty((len(block.fields), block.rows), dtype=onp.int32)
     for f, (codes, uniques, keys) in enumerate(block.fields):
         if keys is None:
             idx = indexes[f].get_indexer(uniques)
         else:
             idx = key_indexes[f].get_indexer(keys)
         idx = onp.where(idx < 0, defaults[f + 1], idx) + offsets[f]
-        out[:, f] = idx[codes]
-    return out
+        onp.take(idx.astype(onp.int32), codes, out=out[f])
+    return out.T
 
 
 # --- writing .npy files of unknown length, block by block --------------------------------------
@@ -367,6 +372,11 @@ class NpyWriter:
     def write(self, array):
         self.file.write(onp.ascontiguousarray(array, dtype=self.dtype).tobytes())
         self.rows += len(array)
+
+    def write_raw(self, array, rows):
+        """Write `rows` rows' worth of bytes of `array`, in its own layout (rewritten later)."""
+        self.file.write(onp.ascontiguousarray(array, dtype=self.dtype).tobytes())
+        self.rows += rows
 
     def close(self):
         header = npy_header(self.dtype, self._shape(self.rows))
@@ -428,9 +438,11 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
     features = NpyWriter(os.path.join(out, 'train.features.npy'), onp.int32, num_feat)
     labels = NpyWriter(os.path.join(out, 'train.labels.npy'), onp.uint8)
     rows = skipped = 0
+    block_rows = []                     # pass 1 writes each block field by field
     for block in parsed_blocks(train_path, fmt, block_bytes, workers):
         _check_labels(block, train_path, rows, fmt)
-        features.write(vocab.add(block))
+        features.write_raw(vocab.add(block), block.rows)
+        block_rows.append(block.rows)
         labels.write(block.labels)
         rows, skipped = rows + block.rows, skipped + block.skipped
     labels.close()
@@ -444,20 +456,20 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
         f'{sum(len(i) for i in vocab.ids)} distinct values; {time.perf_counter() - start:.1f} s')
 
     # pass 2: global ids -> the chapter's indices, one lookup per block, in place (plain reads
-    # and writes: a memory map would stay resident)
+    # and writes: a memory map would stay resident); the lookup through the transposed block
+    # writes the rows in order
     lookup = lookup.astype(onp.int32)
-    id_base = vocab.id_base.astype(onp.int32)
-    step = max(1, block_bytes // (4 * num_feat))
+    id_base = vocab.id_base.astype(onp.int32)[:, None]
     f = features.file
     f.flush()
-    for lo in range(0, rows, step):
-        at = features.offset + 4 * num_feat * lo
+    at = features.offset
+    for n in block_rows:
         f.seek(at)
-        block = onp.fromfile(f, dtype=onp.int32, count=min(step, rows - lo) * num_feat)
-        block = block.reshape(-1, num_feat)
+        block = onp.fromfile(f, dtype=onp.int32, count=n * num_feat).reshape(num_feat, n)
         block += id_base
         f.seek(at)
-        f.write(lookup.take(block).tobytes())
+        f.write(lookup.take(block.T).tobytes())
+        at += 4 * num_feat * n
     f.seek(0, os.SEEK_END)
     features.close()
     offsets = onp.concatenate(([0], onp.cumsum(field_dims)[:-1]))
