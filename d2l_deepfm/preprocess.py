@@ -123,14 +123,58 @@ def scan_block(buf, size, fmt):
         codes, ukeys = pd.factorize(keys[j])          # distinct keys = distinct strings
         if fmt == 'criteo' and j <= criteo.NUM_INT:
             # the winners' binning, computed once per distinct value instead of once per row
-            strings = pd.Series(bytescan.decode(ukeys), dtype=object)
-            token_codes, uniques = pd.factorize(criteo.discretize(strings))
+            binned = int_tokens(ukeys)
+            if binned is None:                    # not only integers: criteo.discretize
+                binned = criteo.discretize(pd.Series(bytescan.decode(ukeys), dtype=object))
+            token_codes, uniques = pd.factorize(binned)
+            if uniques.dtype != object:
+                uniques = [token_of_code(c) for c in uniques.tolist()]
             fields.append((token_codes.astype(onp.int32)[codes], onp.asarray(uniques, dtype=object),
                            None))
         else:
             fields.append((codes.astype(onp.int32), None, ukeys))
     return types.SimpleNamespace(labels=labels.astype(onp.uint8), fields=fields,
                                  skipped=skipped, bad_label=None, rows=keys.shape[1])
+
+
+_POWERS = 10 ** onp.arange(bytescan.WIDTH - 1, -1, -1, dtype=onp.int64)
+_V_BASE = 10 ** bytescan.WIDTH
+
+
+def int_tokens(keys):
+    """criteo.discretize on the strings of distinct keys, as one int64 code per key (0: missing,
+    2b + 1: 'b<b>', 2 (v + 10**8) + 2: 'v<v>'; see token_of_code), computed on the keys' bytes;
+    or None unless every key is empty or an integer (digits, after an optional '-').
+
+    Keys hold at most 8 bytes, so every value is exact as a float64, and the bins are
+    criteo.discretize's: the same numpy operations on the same float64 values."""
+    b = onp.ascontiguousarray(keys, dtype='<u8').view(onp.uint8).reshape(-1, bytescan.WIDTH)
+    length = (b != 0).sum(axis=1)                # no NUL inside a token (bytescan refuses them)
+    inside = onp.arange(bytescan.WIDTH) < length[:, None]
+    digit = (b >= ord('0')) & (b <= ord('9'))
+    neg = b[:, 0] == ord('-')
+    sign_only = neg & (length == 1)
+    ok = (digit | ~inside).all(axis=1) | (neg & (digit[:, 1:] | ~inside[:, 1:]).all(axis=1))
+    if not (ok & ~sign_only).all():
+        return None
+    d = onp.where(digit & inside, b.astype(onp.int64) - ord('0'), 0)
+    # digits right-aligned: value = sum of d[i] * 10**(length - 1 - i)
+    v = (d * _POWERS[None, :]).sum(axis=1) // 10 ** (bytescan.WIDTH - length)
+    v = onp.where(neg, -v, v)
+    code = 2 * (v + _V_BASE) + 2
+    code[length == 0] = 0
+    big = (v > 2) & (length > 0)
+    code[big] = 2 * onp.floor(onp.log(v[big].astype(onp.float64)) ** 2).astype(onp.int64) + 1
+    return code
+
+
+def token_of_code(code):
+    """The token string of an int_tokens code."""
+    if code == 0:
+        return ''
+    if code % 2:
+        return 'b%d' % ((code - 1) // 2)
+    return 'v%d' % (code // 2 - 1 - _V_BASE)
 
 
 def pandas_block(path, buf, fmt):

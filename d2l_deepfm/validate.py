@@ -50,33 +50,37 @@ def check_text_file(path):
     if os.path.getsize(path) == 0:
         raise _error(f'{path}: the file is empty; expected tab-separated rows (label, then the fields)')
     decoder = codecs.getincrementaldecoder('utf-8')()
-    line, first = 1, None
+    first = None
     with open(path, 'rb') as f:
         head = f.read(8)
         for magic, what in MAGIC.items():
             if head.startswith(magic):
                 raise _error(f'{path}: the file is {what}, not text; extract it first')
         f.seek(0)
+        done = 0                                 # bytes before this chunk
         while True:
             chunk = f.read(CHUNK)
             if not chunk:
                 break
             nul = chunk.find(b'\0')
             pending = len(decoder.getstate()[0])     # bytes of a character split across chunks
+            if nul < 0 and not pending and first is not None and chunk.isascii():
+                done += len(chunk)                   # plain ASCII: valid UTF-8, nothing to do
+                continue
             try:
                 text = decoder.decode(chunk if nul < 0 else chunk[:nul])
             except UnicodeDecodeError as e:
                 at = max(e.start - pending, 0)
-                line += chunk.count(b'\n', 0, at)
+                line = 1 + _newlines(f, done) + chunk.count(b'\n', 0, at)   # only on error
                 raise _error(f'{path}, line {line}: not UTF-8 text (byte 0x{chunk[at]:02x}); '
                              'convert the file to UTF-8') from None
             if nul >= 0:
-                line += chunk.count(b'\n', 0, nul)
+                line = 1 + _newlines(f, done) + chunk.count(b'\n', 0, nul)
                 raise _error(f'{path}, line {line}: binary data (a NUL byte), not text; '
                              'expected a tab-separated text file')
             if first is None:
                 first = next((s for s in text.split('\n') if s.strip()), None)
-            line += chunk.count(b'\n')
+            done += len(chunk)
         try:
             decoder.decode(b'', final=True)
         except UnicodeDecodeError:
@@ -85,6 +89,20 @@ def check_text_file(path):
     if first is None:
         raise _error(f'{path}: the file has only blank lines; expected tab-separated rows')
     return first
+
+
+def _newlines(f, size):
+    """Newlines in the first `size` bytes of the open file f (its position is kept)."""
+    at, count = f.tell(), 0
+    f.seek(0)
+    while size > 0:
+        piece = f.read(min(CHUNK, size))
+        if not piece:
+            break
+        count += piece.count(b'\n')
+        size -= len(piece)
+    f.seek(at)
+    return count
 
 
 def checked_input(read_table):
