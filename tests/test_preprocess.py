@@ -111,3 +111,72 @@ def test_peak_memory_does_not_grow_with_rows(tmp_path):
         peaks[rows] = doc['peak_rss_mb']
         os.remove(path)
     assert peaks[400_000] <= 1.3 * peaks[100_000], peaks
+
+
+def _mixed_file(path, fmt, rows, seed):
+    """A file whose blocks take both paths: a token longer than 8 bytes and a label '1.0' in a
+    few rows (pandas blocks), non-integer and negative Criteo integers, UTF-8 tokens, \\r\\n
+    line ends, malformed and blank lines elsewhere (byte blocks)."""
+    if fmt == 'criteo':
+        criteo_synthetic.write_criteo(str(path), rows, seed=seed, malformed_every=250)
+    else:
+        from d2l_deepfm import synthetic
+        labels, values = synthetic.generate(rows, seed=seed)
+        synthetic.write_ctr(str(path), labels, values)
+    lines = path.read_text().splitlines()
+    width = len(lines[0].split('\t'))
+    for i in range(0, len(lines), 97):               # values shared by both kinds of block
+        fields = lines[i].split('\t')
+        if len(fields) == width:
+            fields[1], fields[-1] = ('-7', 'ça') if i % 2 else ('x1', 'é')
+            lines[i] = '\t'.join(fields)
+    for i in (len(lines) // 3, len(lines) // 3 + 1, 2 * len(lines) // 3):
+        fields = lines[i].split('\t')
+        fields[-2] = 'a_token_longer_than_8_bytes' if i % 2 else fields[-2]
+        fields[0] = fields[0] if i % 2 else fields[0] + '.0'
+        lines[i] = '\t'.join(fields)
+    lines[10:10] = ['', '1\t2\t3']
+    path.write_bytes(('\r\n'.join(lines) + '\r\n').encode())
+
+
+@pytest.mark.parametrize('fmt', ['criteo', 'd2l'])
+def test_byte_blocks_and_pandas_blocks_write_the_same_store(tmp_path, monkeypatch, fmt):
+    """bytescan blocks and pandas blocks in one run, and the same files through pandas only:
+    byte-identical stores (features, labels, feature map), on train and test splits."""
+    train, test = tmp_path / 'train.txt', tmp_path / 'test.txt'
+    _mixed_file(train, fmt, 3000, seed=1)
+    _mixed_file(test, fmt, 800, seed=2)
+    taken = []
+    scan_block = preprocess.scan_block
+
+    def counted(*args):
+        block = scan_block(*args)
+        taken.append(block is not None)
+        return block
+
+    stores = {}
+    for name, fn in (('mixed', counted), ('pandas', lambda *args: None)):
+        monkeypatch.setattr(preprocess, 'scan_block', fn)
+        out = tmp_path / name
+        report = preprocess.preprocess(fmt, str(train), str(out), test_path=str(test),
+                                       min_threshold=2, block_mb=0.03, workers=1,
+                                       log=lambda *a: None)
+        stores[name] = {f: (out / f).read_bytes() for f in sorted(os.listdir(out))
+                        if f != 'store.json'}
+        stores[name]['report'] = report['splits']
+    assert True in taken and False in taken, taken     # both kinds of block were parsed
+    assert stores['mixed'].keys() == stores['pandas'].keys()
+    for name in stores['mixed']:
+        assert stores['mixed'][name] == stores['pandas'][name], name
+    assert stores['mixed']['report']['train']['skipped'] == 1 + (12 if fmt == 'criteo' else 0)
+
+
+def test_int_tokens_are_criteo_discretize():
+    from d2l_deepfm import bytescan
+    values = ['', '0', '1', '2', '3', '-1', '-0', '00', '007', '99999999', '-9999999', '20']
+    values += [str(v) for v in onp.random.default_rng(0).integers(-9999999, 99999999, 2000)]
+    codes = preprocess.int_tokens(bytescan.encode(values)[0])
+    assert [preprocess.token_of_code(c) for c in codes.tolist()] == \
+        list(criteo.discretize(criteo.pd.Series(values, dtype=object)))
+    for other in ('-', '1e3', '+5', ' 5', '5.0', 'abc', '--1', '1-'):
+        assert preprocess.int_tokens(bytescan.encode(['1', other])[0]) is None, other
