@@ -1,23 +1,30 @@
 #!/usr/bin/env bash
 # The figures of docs/scaling.md: preprocessing rows/s and peak RSS at 1M and 4M generated
-# Criteo-layout rows, store footprint, training from the store, and 1 vs 2 dist_sync workers.
+# Criteo-layout rows (and 1M chapter-layout rows), store footprint, training from the store,
+# and 1 vs 2 dist_sync workers.
 # Usage: bash benchmarks/scaling.sh [WORKDIR]   (needs ~3 GB of disk in WORKDIR)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-python}
 W=${1:-/tmp/d2l_deepfm_scaling}
 export PYTHONPATH=$PWD
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}   # oversubscribed threads collapse on a busy machine
 mkdir -p "$W"
 for n in 1000000 4000000; do
   [ -f "$W/criteo_$n.txt" ] || $PY -m d2l_deepfm.criteo_synthetic --rows $n --seed $n --out "$W/criteo_$n.txt"
 done
 $PY -m d2l_deepfm.criteo_synthetic --rows 200000 --seed 7 --out "$W/criteo_test.txt"
+[ -f "$W/d2l/train.csv" ] || $PY -c "import sys; from d2l_deepfm import synthetic
+synthetic.make_dataset(sys.argv[1], num_train=1000000, num_test=200000)" "$W/d2l"
 echo "== preprocessing (1 parsing process, then 2)"
 for n in 1000000 4000000; do
   $PY -m d2l_deepfm.preprocess --format criteo --input "$W/criteo_$n.txt" --test "$W/criteo_test.txt" \
       --out "$W/store_$n" --workers 1
 done
 $PY -m d2l_deepfm.preprocess --format criteo --input "$W/criteo_1000000.txt" --out "$W/store_1m_w2" --workers 2
+echo "== preprocessing the chapter's layout (1M rows + 200k test rows, 1 parsing process)"
+$PY -m d2l_deepfm.preprocess --format d2l --input "$W/d2l/train.csv" --test "$W/d2l/test.csv" \
+    --out "$W/store_d2l" --workers 1
 ls -l "$W"/criteo_4000000.txt "$W"/store_4000000/
 echo "== the ceiling: pandas read_csv alone on the 1M-row file"
 $PY - "$W/criteo_1000000.txt" <<'PYEOF'

@@ -2,16 +2,19 @@
 
     python -m d2l_deepfm.preprocess --format criteo --input train.txt --test test.txt --out store/
 
-The input is read in blocks of whole lines (`--block-mb`), each parsed by pandas exactly as
-`data.read_table` parses a whole file (same separator, quoting and skipping rules; rows with
-the wrong number of fields are skipped and counted), in `--workers` processes.
+The input is read in blocks of whole lines (`--block-mb`), in `--workers` processes, each
+parsed with the rules `data.read_table` applies to a whole file (same separator, quoting and
+skipping rules; rows with the wrong number of fields are skipped and counted): scanned as
+bytes by `bytescan` (every token of at most 8 bytes one uint64 key), or, for a block that
+bytescan refuses (a longer token, a label other than exactly 0 or 1, ...), by pandas.
 
 Pass 1 (training file): each block's values are factorized per field and given global ids in
-order of first appearance, their counts are added up, and the ids are written to a temporary
-file. Pass 2 turns ids into the chapter's indices (`data.build_feat_mapper`'s rules: values
-seen >= min_threshold times get 0..n-1 in order of first appearance, every other value
-defaults[i] = n; then offsets) with one lookup per block; the text is parsed only once. Test
-and validation files are mapped with the training vocabulary in one pass.
+order of first appearance (looked up by key; a new key is decoded to its string, so the ids
+are those of the strings), their counts are added up, and the ids are written where the
+features will be. Pass 2 turns ids into the chapter's indices (`data.build_feat_mapper`'s
+rules: values seen >= min_threshold times get 0..n-1 in order of first appearance, every other
+value defaults[i] = n; then offsets) in place, with one lookup per block; the text is parsed
+only once. Test and validation files are mapped with the training vocabulary in one pass.
 
 Memory holds one block per process and one count per distinct value: it grows with the
 vocabulary, never with the number of rows. The store (see `store.py`):
@@ -386,6 +389,11 @@ def map_block(block, indexes, defaults, offsets, key_indexes=None):
 
 # --- writing .npy files of unknown length, block by block --------------------------------------
 
+def _bytes_of(array):
+    """The bytes of a C-contiguous array, without a copy."""
+    return memoryview(array.reshape(-1)).cast('B')
+
+
 def npy_header(dtype, shape):
     """The bytes numpy writes before an array's data (np.save, open_memmap)."""
     out = io.BytesIO()
@@ -414,12 +422,11 @@ class NpyWriter:
         return (rows,) if self.width is None else (rows, self.width)
 
     def write(self, array):
-        self.file.write(onp.ascontiguousarray(array, dtype=self.dtype).tobytes())
-        self.rows += len(array)
+        self.write_raw(array, len(array))
 
     def write_raw(self, array, rows):
         """Write `rows` rows' worth of bytes of `array`, in its own layout (rewritten later)."""
-        self.file.write(onp.ascontiguousarray(array, dtype=self.dtype).tobytes())
+        self.file.write(_bytes_of(onp.ascontiguousarray(array, dtype=self.dtype)))
         self.rows += rows
 
     def close(self):
@@ -512,7 +519,7 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
         block = onp.fromfile(f, dtype=onp.int32, count=n * num_feat).reshape(num_feat, n)
         block += id_base
         f.seek(at)
-        f.write(lookup.take(block.T).tobytes())
+        f.write(_bytes_of(lookup.take(block.T)))
         at += 4 * num_feat * n
     f.seek(0, os.SEEK_END)
     features.close()
