@@ -106,9 +106,25 @@ def parse_block(path, start, end, fmt):
     by pandas instead (`keys` None, `uniques` the strings). Both give the same values."""
     buf, size = read_block(path, start, end)
     block = scan_block(buf, size, fmt)
+    if block is None or buf[:size].max() >= 0x80:
+        check_block(path, bytes(buf[:size]))
     if block is None:
         block = pandas_block(path, bytes(buf[:size]), fmt)
     return block
+
+
+def check_block(path, raw):
+    """validate.check_text_file's error for the whole file if this block (whole lines) holds
+    a NUL byte or is not UTF-8. parsed_blocks checks only the start of the file: a plain
+    ASCII block that bytescan reads has neither, and needs no check."""
+    if b'\0' not in raw:
+        try:
+            raw.decode('utf-8')
+            return
+        except UnicodeDecodeError:
+            pass
+    check_text_file(path)                       # raises, naming the line
+    raise DataError(f'{path}: not UTF-8 text; convert the file to UTF-8')
 
 
 def scan_block(buf, size, fmt):
@@ -234,7 +250,8 @@ def _fork_ok():
 
 def parsed_blocks(path, fmt, block_bytes, workers):
     """parse_block over the whole file, in file order, using `workers` processes."""
-    first = check_text_file(path)       # missing/empty/binary/compressed: one clear line
+    # missing/empty/binary/compressed: one clear line; the rest of the file: check_block
+    first = check_text_file(path, whole=False)
     ranges = line_blocks(path, block_bytes, _after_header(path) if is_header(first) else 0)
     if workers <= 1 or not _fork_ok():
         for start, end in ranges:

@@ -38,9 +38,10 @@ def is_header(line):
         return True
 
 
-def check_text_file(path):
+def check_text_file(path, whole=True):
     """Raise DataError unless `path` is a non-empty UTF-8 text file; return its first non-blank
-    line (None if the file has only blank lines)."""
+    line (None if the file has only blank lines). With whole=False, only the start of the file
+    is checked, up to its first non-blank line (the caller checks the rest)."""
     if os.path.isdir(path):
         raise _error(f'{path}: is a directory, not a file; give the path of the data file')
     if not os.path.exists(path):
@@ -81,6 +82,8 @@ def check_text_file(path):
             if first is None:
                 first = next((s for s in text.split('\n') if s.strip()), None)
             done += len(chunk)
+            if first is not None and not whole:
+                return first
         try:
             decoder.decode(b'', final=True)
         except UnicodeDecodeError:

@@ -180,3 +180,25 @@ def test_int_tokens_are_criteo_discretize():
         list(criteo.discretize(criteo.pd.Series(values, dtype=object)))
     for other in ('-', '1e3', '+5', ' 5', '5.0', 'abc', '--1', '1-'):
         assert preprocess.int_tokens(bytescan.encode(['1', other])[0]) is None, other
+
+
+@pytest.mark.parametrize('bad, message', [(b'\xff', 'not UTF-8 text (byte 0xff)'),
+                                          (b'\x00', 'binary data (a NUL byte)')])
+def test_a_bad_byte_in_a_later_block_is_the_files_error(tmp_path, bad, message):
+    """Only the start of the file is checked up front: a later block with a NUL byte or
+    invalid UTF-8 gives check_text_file's one-line error, naming the line; valid UTF-8 in a
+    later block is read."""
+    path = tmp_path / 'train.txt'
+    criteo_synthetic.write_criteo(str(path), 2000, seed=3)
+    lines = path.read_bytes().split(b'\n')
+    lines[1500] = lines[1500].replace(b'\t', b'\t\xc3\xa9', 1)      # 'é' in I1: fine
+    path.write_bytes(b'\n'.join(lines))
+    report = preprocess.preprocess('criteo', str(path), str(tmp_path / 'ok'), block_mb=0.05,
+                                   workers=1, log=lambda *a: None)
+    assert report['splits']['train']['rows'] == 2000
+    lines[1800] = lines[1800][:20] + bad + lines[1800][20:]
+    path.write_bytes(b'\n'.join(lines))
+    with pytest.raises(preprocess.DataError, match='line 1801: ' + message.replace('(', r'\(')
+                       .replace(')', r'\)')):
+        preprocess.preprocess('criteo', str(path), str(tmp_path / 'bad'), block_mb=0.05,
+                              workers=1, log=lambda *a: None)
