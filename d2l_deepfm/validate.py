@@ -15,6 +15,7 @@ import os
 import re
 
 CHUNK = 1 << 24
+HEAD_CHUNK = 1 << 20          # check_text_file(whole=False) reads the start in these
 MAGIC = {b'\x1f\x8b': 'gzip-compressed', b'PK\x03\x04': 'a zip archive', b'BZh': 'bzip2-compressed',
          b'\xfd7zXZ\x00': 'xz-compressed'}
 NOT_HEADERS = {'yes', 'no', 'true', 'false', 'y', 'n', 't', 'f'}
@@ -60,7 +61,7 @@ def check_text_file(path, whole=True):
         f.seek(0)
         done = 0                                 # bytes before this chunk
         while True:
-            chunk = f.read(CHUNK)
+            chunk = f.read(CHUNK if whole else HEAD_CHUNK)
             if not chunk:
                 break
             nul = chunk.find(b'\0')
