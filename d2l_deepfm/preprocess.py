@@ -105,10 +105,13 @@ def parse_block(path, start, end, fmt):
     than 8 bytes, a label other than exactly 0 or 1, a stray control character ...) is parsed
     by pandas instead (`keys` None, `uniques` the strings). Both give the same values."""
     buf, size = read_block(path, start, end)
-    block = scan_block(buf, size, fmt)
-    if block is None or buf[:size].max() >= 0x80:
+    checked = size > 0 and buf[:size].max() >= 0x80
+    if checked:                                 # not plain ASCII: UTF-8 before any decoding
         check_block(path, bytes(buf[:size]))
+    block = scan_block(buf, size, fmt)
     if block is None:
+        if not checked:                         # a NUL byte?
+            check_block(path, bytes(buf[:size]))
         block = pandas_block(path, bytes(buf[:size]), fmt)
     return block
 

@@ -184,10 +184,12 @@ def test_int_tokens_are_criteo_discretize():
 
 @pytest.mark.parametrize('bad, message', [(b'\xff', 'not UTF-8 text (byte 0xff)'),
                                           (b'\x00', 'binary data (a NUL byte)')])
-def test_a_bad_byte_in_a_later_block_is_the_files_error(tmp_path, bad, message):
+def test_a_bad_byte_in_a_later_block_is_the_files_error(tmp_path, monkeypatch, bad, message):
     """Only the start of the file is checked up front: a later block with a NUL byte or
     invalid UTF-8 gives check_text_file's one-line error, naming the line; valid UTF-8 in a
     later block is read."""
+    from d2l_deepfm import validate
+    monkeypatch.setattr(validate, 'HEAD_CHUNK', 4096)       # the start: the first 4 KiB
     path = tmp_path / 'train.txt'
     criteo_synthetic.write_criteo(str(path), 2000, seed=3)
     lines = path.read_bytes().split(b'\n')
@@ -196,9 +198,11 @@ def test_a_bad_byte_in_a_later_block_is_the_files_error(tmp_path, bad, message):
     report = preprocess.preprocess('criteo', str(path), str(tmp_path / 'ok'), block_mb=0.05,
                                    workers=1, log=lambda *a: None)
     assert report['splits']['train']['rows'] == 2000
-    lines[1800] = lines[1800][:20] + bad + lines[1800][20:]
-    path.write_bytes(b'\n'.join(lines))
-    with pytest.raises(preprocess.DataError, match='line 1801: ' + message.replace('(', r'\(')
-                       .replace(')', r'\)')):
-        preprocess.preprocess('criteo', str(path), str(tmp_path / 'bad'), block_mb=0.05,
-                              workers=1, log=lambda *a: None)
+    for at in (2, 1 + lines[1800].rindex(b'\t')):            # in I1 (decoded), in C26
+        broken = list(lines)
+        broken[1800] = lines[1800][:at] + bad + lines[1800][at:]
+        path.write_bytes(b'\n'.join(broken))
+        with pytest.raises(preprocess.DataError,
+                           match='line 1801: ' + message.replace('(', r'\(').replace(')', r'\)')):
+            preprocess.preprocess('criteo', str(path), str(tmp_path / 'bad'), block_mb=0.05,
+                                  workers=1, log=lambda *a: None)
