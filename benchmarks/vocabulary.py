@@ -17,23 +17,11 @@ import json
 import os
 import subprocess
 import sys
-import time
+
+from profile_step import median_ms   # (this folder is on sys.path when run as a script)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM_FIELDS, K, MLP = 34, 10, [30, 20, 10]
-
-
-def time_steps(step, repeats):
-    import mxnet as mx
-    step()
-    mx.nd.waitall()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        mx.nd.waitall()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
 
 
 def step_time(vocab, batch, repeats, sparse_grad):
@@ -57,7 +45,7 @@ def step_time(vocab, batch, repeats, sparse_grad):
             l = loss(net(x), y)
         l.backward()
         trainer.step(batch)
-    seconds = time_steps(step, repeats)
+    seconds = median_ms(step, repeats) / 1e3
     assert net.embedding.weight.grad().stype == ('row_sparse' if sparse_grad else 'default')
     return seconds
 

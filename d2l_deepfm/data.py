@@ -276,10 +276,12 @@ def save_feature_map(path, dataset, **extra):
            'feat_mapper': {str(i): m for i, m in dataset.feat_mapper.items()},
            'defaults': {str(i): int(d) for i, d in dataset.defaults.items()},
            'field_dims': [int(d) for d in dataset.field_dims], **extra}
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        f.write(json.dumps(doc))        # the same text as json.dump, from the C encoder
-    os.replace(tmp, path)
+    from .checkpoints import atomic_write
+
+    def write(tmp):
+        with open(tmp, 'w') as f:
+            f.write(json.dumps(doc))    # the same text as json.dump, from the C encoder
+    atomic_write(path, write)
 
 
 def load_feature_map(path):

@@ -9,7 +9,6 @@ from it; see checkpoints.py). Optional: a validation set with early stopping
 baseline (--model lr or all).
 """
 import argparse
-import json
 import os
 import sys
 import time
@@ -298,16 +297,9 @@ def format_table(results):
     return '\n'.join(lines)
 
 
-def write_json(path, doc):
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(doc, f, indent=1)
-    os.replace(tmp, path)
-
-
 def run(args, log=print):
     from . import training
-    from .checkpoints import Run, atomic_write
+    from .checkpoints import Run, atomic_write, write_json
     from .compare import format_summary, summarize
     from .data import DataError, save_feature_map
     from .distributed import Cluster

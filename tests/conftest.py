@@ -30,3 +30,14 @@ def trained_run(small_ctr, tmp_path_factory):
     assert train.main(['--data-dir', small_ctr, '--epochs', '2', '--batch-size', '512',
                        '--mlp-dims', '16,8', '--out', out, '--no-progress']) == 0
     return out
+
+
+@pytest.fixture(scope='session')
+def small_store(small_ctr, tmp_path_factory):
+    """`small_ctr` preprocessed into a memory-mapped store (read-only for the tests)."""
+    from d2l_deepfm import preprocess
+    out = str(tmp_path_factory.mktemp('store'))
+    preprocess.preprocess('d2l', os.path.join(small_ctr, 'train.csv'), out,
+                          test_path=os.path.join(small_ctr, 'test.csv'), workers=1,
+                          log=lambda *a: None)
+    return out

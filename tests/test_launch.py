@@ -11,7 +11,7 @@ import time
 import numpy as onp
 import pytest
 
-from d2l_deepfm import launch, preprocess
+from d2l_deepfm import launch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKER = os.path.join(ROOT, 'tests', 'dist_worker.py')
@@ -51,15 +51,6 @@ def finish(proc, timeout):
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         raise
-
-
-@pytest.fixture(scope='module')
-def dist_store(small_ctr, tmp_path_factory):
-    out = str(tmp_path_factory.mktemp('dist_store'))
-    preprocess.preprocess('d2l', os.path.join(small_ctr, 'train.csv'), out,
-                          test_path=os.path.join(small_ctr, 'test.csv'), workers=1,
-                          log=lambda *a: None)
-    return out
 
 
 def test_local_plan_sets_the_dmlc_environment():
@@ -118,10 +109,10 @@ def test_a_command_that_cannot_start_fails_cleanly(tmp_path):
     assert r.returncode == 2 and 'cannot start' in r.stderr and 'Traceback' not in r.stderr
 
 
-def test_dist_sync_two_workers_agree_and_learn(dist_store, tmp_path):
+def test_dist_sync_two_workers_agree_and_learn(small_store, tmp_path):
     log = tmp_path / 'launch.log'
     proc = start_launcher(log, '-n', 2, '-s', 1, '--timeout', 240,
-                          command=[sys.executable, WORKER, dist_store, tmp_path, 3])
+                          command=[sys.executable, WORKER, small_store, tmp_path, 3])
     assert finish(proc, 300) == 0, log.read_text()
     runs = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in (0, 1)]
     assert [(r['rank'], r['num_workers']) for r in runs] == [(0, 2), (1, 2)]
@@ -137,11 +128,11 @@ def test_dist_sync_two_workers_agree_and_learn(dist_store, tmp_path):
     assert job_processes(port_of(log)) == []
 
 
-def test_dist_sync_cli_writes_outputs_from_rank_zero_only(dist_store, tmp_path):
+def test_dist_sync_cli_writes_outputs_from_rank_zero_only(small_store, tmp_path):
     log = tmp_path / 'launch.log'
     out = tmp_path / 'out'
     proc = start_launcher(log, '-n', 2, '--timeout', 240, command=[
-        sys.executable, '-m', 'd2l_deepfm.train', '--data-store', dist_store, '--kvstore',
+        sys.executable, '-m', 'd2l_deepfm.train', '--data-store', small_store, '--kvstore',
         'dist_sync', '--model', 'fm', '--epochs', 2, '--batch-size', 500, '--no-progress',
         '--out', out])
     assert finish(proc, 300) == 0, log.read_text()
@@ -154,10 +145,10 @@ def test_dist_sync_cli_writes_outputs_from_rank_zero_only(dist_store, tmp_path):
     assert job_processes(port_of(log)) == []
 
 
-def test_a_killed_worker_stops_the_whole_job(dist_store, tmp_path):
+def test_a_killed_worker_stops_the_whole_job(small_store, tmp_path):
     log = tmp_path / 'launch.log'
     proc = start_launcher(log, '-n', 2, '-s', 1, '--timeout', 120,
-                          command=[sys.executable, WORKER, dist_store, tmp_path, 10000])
+                          command=[sys.executable, WORKER, small_store, tmp_path, 10000])
     try:
         deadline = time.monotonic() + 120
         while not (tmp_path / 'rank1.started').exists():

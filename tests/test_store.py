@@ -6,7 +6,7 @@ import sys
 import numpy as onp
 import pytest
 
-from d2l_deepfm import preprocess, store, training
+from d2l_deepfm import store, training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -15,15 +15,6 @@ def cli(*args):
     return subprocess.run([sys.executable, '-m', 'd2l_deepfm.train', *map(str, args)],
                           capture_output=True, text=True, cwd=ROOT, timeout=600,
                           env={**os.environ, 'PYTHONPATH': ROOT})
-
-
-@pytest.fixture(scope='module')
-def small_store(small_ctr, tmp_path_factory):
-    out = str(tmp_path_factory.mktemp('store'))
-    preprocess.preprocess('d2l', os.path.join(small_ctr, 'train.csv'), out,
-                          test_path=os.path.join(small_ctr, 'test.csv'), workers=1,
-                          log=lambda *a: None)
-    return out
 
 
 def test_one_block_is_iter_batches_exactly():
