@@ -52,6 +52,11 @@ def fraction(text):
     return value
 
 
+def penalty(text):
+    """--wd: a positive number, or 'auto' (picked on the validation set)."""
+    return text if text == 'auto' else positive(float)(text)
+
+
 def seed_list(text):
     try:
         seeds = [int(d) for d in text.split(',') if d.strip()]
@@ -101,8 +106,11 @@ def build_parser():
     p.add_argument('--num-factors', type=positive(int), help='embedding size (chapter: FM 20, DeepFM 10)')
     p.add_argument('--mlp-dims', type=int_list, help='DeepFM hidden layers (chapter: 30,20,10)')
     p.add_argument('--dropout', type=float, help='DeepFM dropout rate (chapter: 0.1)')
-    p.add_argument('--wd', type=positive(float), help='L2 weight decay (Adam wd) for FM and DeepFM '
-                   '(not in the chapter: none)')
+    p.add_argument('--wd', type=penalty, help='L2 weight decay (Adam wd) for FM and DeepFM (not in '
+                   "the chapter: none); 'auto': pick it and --wd-embedding on the validation set "
+                   '(tuning.py)')
+    p.add_argument('--wd-embedding', type=positive(float), metavar='WD',
+                   help='L2 weight decay of the factor embedding v_i instead of --wd (not in the chapter)')
     p.add_argument('--min-threshold', type=positive(int), default=4,
                    help='values seen fewer times in training map to the field default (chapter: 4)')
     p.add_argument('--loss', choices=('fixed', 'chapter'), default='fixed',
@@ -137,8 +145,10 @@ def model_config(name, args):
         value = getattr(args, key)
         if value is not None and key in cfg:
             cfg[key] = value
-    if getattr(args, 'wd', None):
-        cfg['wd'] = args.wd
+    if getattr(args, 'wd', None) is not None:        # penalties: not in the chapter, recorded
+        cfg['wd'] = args.wd                           # only when given
+    if getattr(args, 'wd_embedding', None) is not None:
+        cfg.update(wd=cfg.get('wd', 0.0), wd_embedding=args.wd_embedding)
     return cfg
 
 
@@ -227,10 +237,11 @@ def check_input(train, test, args, log):
 
 
 def train_one(name, train, test, args, devices, log, valid=None, seed=None, tag=None,
-              cluster=None):
+              cluster=None, save=True):
     """Train one model with one seed; with a validation set, `final` is the test record of the
     best validation epoch (`best_epoch`) and the saved parameters are that epoch's. `tag` names
-    the checkpoint and the parameters file (default: the model's name)."""
+    the checkpoint and the parameters file (default: the model's name); save=False writes
+    neither (the trials of --wd auto)."""
     from . import sparse, training
     from .checkpoints import ModelCheckpoint, atomic_write
     from .distributed import Cluster
@@ -250,9 +261,10 @@ def train_one(name, train, test, args, devices, log, valid=None, seed=None, tag=
         log(f'{name}: row-sparse embedding gradients, lazy Adam (--sparse-grad {args.sparse_grad})')
     rng = training.seed_everything(seed)
     net = training.initialize(build_model(name, train.field_dims, cfg), devices)
-    trainer = training.make_trainer(net, cfg['lr'], kvstore=cluster.kvstore, wd=cfg.get('wd', 0.0))
+    trainer = training.make_trainer(net, cfg['lr'], kvstore=cluster.kvstore, wd=cfg.get('wd', 0.0),
+                                    wd_embedding=cfg.get('wd_embedding'))
     # no checkpoints with a distributed kvstore: Adam's state lives on the servers
-    checkpoint = None if cluster.distributed else ModelCheckpoint(args.out, tag)
+    checkpoint = None if cluster.distributed or not save else ModelCheckpoint(args.out, tag)
     history = checkpoint.restore(net, trainer, devices, cfg) if args.resume and checkpoint else []
     if history:
         log(f'{tag}: resuming after epoch {len(history)}')
@@ -279,7 +291,7 @@ def train_one(name, train, test, args, devices, log, valid=None, seed=None, tag=
         result.update(final=best_record(history, stopper.best_epoch), best_epoch=stopper.best_epoch)
         log(f'{name} (seed {seed}): best validation logloss {stopper.best:.4f} at epoch '
             f'{stopper.best_epoch} of {len(history)}')
-    if cluster.writes_outputs:
+    if cluster.writes_outputs and save:
         atomic_write(os.path.join(args.out, f'{tag}.params'), net.save_parameters)
     return result
 
@@ -315,6 +327,9 @@ def run(args, log=print):
                         "Adam's state lives on the parameter servers)")
     if args.patience and not (args.valid or args.valid_fraction or getattr(args, 'data_store', None)):
         raise DataError('--patience needs a validation set: --valid-fraction F or --valid FILE')
+    if args.kvstore.startswith('dist') and (args.wd == 'auto' or args.wd_embedding is not None):
+        raise DataError(f'--wd auto and --wd-embedding set penalties per parameter, which the '
+                        f'parameter servers do not receive: not with --kvstore {args.kvstore}')
     cluster = Cluster(args.kvstore)
     checkpoints = None
     if not cluster.writes_outputs:        # workers other than rank 0 train and write nothing
@@ -327,6 +342,9 @@ def run(args, log=print):
     train, valid, test, info = load_data(args, log)
     if args.patience and valid is None:
         raise DataError(f'--patience needs a validation set: {args.data_store} has no validation split')
+    if args.wd == 'auto' and valid is None:
+        raise DataError('--wd auto picks the penalties on a validation set: add --valid FILE or '
+                        '--valid-fraction F')
     if cluster.writes_outputs:
         save_feature_map(os.path.join(args.out, 'feature_map.json'), train,
                          min_threshold=args.min_threshold, format=info.get('format', 'd2l'))
@@ -340,11 +358,17 @@ def run(args, log=print):
     if checkpoints:
         checkpoints.start(args.resume, run_settings(args, info, train),
                           [t for (n, _), t in tags.items() if n != 'lr'], args.epochs)
-    runs = {}
+    runs, tuning = {}, {}
     try:
         for name in names:
-            runs[name] = [train_one(name, train, test, args, devices, log, valid=valid, seed=seed,
-                                    tag=tags[name, seed], cluster=cluster) for seed in seeds]
+            model_args = args
+            if args.wd == 'auto' and name != 'lr':
+                from .tuning import pick_penalties
+                tuning[name] = pick_penalties(name, train, valid, test, args, devices, log, seeds[0])
+                model_args = argparse.Namespace(**{**vars(args), **tuning[name]['chosen']})
+            runs[name] = [train_one(name, train, test, model_args, devices, log, valid=valid,
+                                    seed=seed, tag=tags[name, seed], cluster=cluster)
+                          for seed in seeds]
     except training.TrainingDiverged:
         if checkpoints:
             checkpoints.finish('diverged')
@@ -356,6 +380,8 @@ def run(args, log=print):
            **results}
     if args.seeds:
         doc.update(seeds=seeds, summary=summarize(runs))
+    if tuning:
+        doc['tuning'] = tuning
     if cluster.distributed:
         doc['cluster'] = cluster.describe()
     doc['wall_seconds'] = time.perf_counter() - start
@@ -387,7 +413,7 @@ def run_settings(args, info, train):
             'min_threshold': args.min_threshold, 'format': getattr(args, 'format', 'd2l'),
             'train_rows': info['train_rows'], 'test_rows': info['test_rows'],
             'seeds': args.seeds, 'valid': args.valid, 'valid_fraction': args.valid_fraction,
-            'patience': args.patience,
+            'patience': args.patience, 'wd': args.wd, 'wd_embedding': args.wd_embedding,
             'field_dims_sha1': hashlib.sha1(train.field_dims.tobytes()).hexdigest()}
 
 

@@ -172,14 +172,24 @@ def initialize(net, devices, hybridize=True):
     return net
 
 
-def make_trainer(net, lr, kvstore='device', wd=0.0):
+def make_trainer(net, lr, kvstore='device', wd=0.0, wd_embedding=None):
     """Adam through a Gluon Trainer. With a distributed kvstore the servers add up the
-    workers' gradients, so rescale_grad averages them over the workers. wd > 0 adds an L2
-    penalty (not in the chapter: --wd)."""
+    workers' gradients, so rescale_grad averages them over the workers.
+
+    Not in the chapter: wd > 0 adds an L2 penalty (wd/2)||w||^2 to the mean loss (--wd);
+    wd_embedding, if given, is the penalty of the factor embedding (net.embedding: the v_i of
+    the pairwise and deep parts) instead of wd (--wd-embedding). The strengths are set per
+    parameter (`wd_mult`) under an optimizer wd of 1."""
     params = {'learning_rate': lr}
     num_workers = getattr(kvstore, 'num_workers', 1)
     if num_workers > 1:
         params['rescale_grad'] = 1.0 / num_workers
-    if wd:
+    if wd_embedding is not None:
+        for p in net.collect_params().values():
+            p.wd_mult = wd
+        for p in net.embedding.collect_params().values():
+            p.wd_mult = wd_embedding
+        params['wd'] = 1.0
+    elif wd:
         params['wd'] = wd
     return gluon.Trainer(net.collect_params(), 'adam', params, kvstore=kvstore)
