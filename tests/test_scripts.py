@@ -37,3 +37,20 @@ def test_sweep_plot_is_written(tmp_path):
     path = tmp_path / 'sweep.png'
     mlp_sweep.plot(results, str(path), reference={'FM': 0.73, 'LR': 0.76})
     assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and path.stat().st_size > 5000
+
+
+def test_cross_validation_folds_partition_the_rows(tmp_path):
+    import criteo_cv
+    paths = []
+    for name, rows in (('a', range(0, 23)), ('b', range(23, 30))):
+        paths.append(tmp_path / f'{name}.txt')
+        paths[-1].write_text(''.join(f'{i}\n' for i in rows) + '\n')       # a blank line is dropped
+    folders = criteo_cv.write_folds([str(p) for p in paths], 5, str(tmp_path / 'folds'))
+    read = lambda folder, name: [int(x) for x in open(f'{folder}/{name}.txt')]  # noqa: E731
+    tests = []
+    for k, folder in enumerate(folders):
+        sets = {name: read(folder, name) for name in ('train', 'valid', 'test')}
+        assert sorted(sum(sets.values(), [])) == list(range(30))           # disjoint, complete
+        assert sets['valid'] == read(folders[(k + 1) % 5], 'test')         # fold k+1 validates k
+        tests += sets['test']
+    assert sorted(tests) == list(range(30))                                # each row tested once
