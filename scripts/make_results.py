@@ -178,12 +178,13 @@ def main(argv=None):
     gaps = []
     for data, extra in regularized:
         cmd, doc = run('compare', [*extra, *TUNED], out(f'{data.lower()}-auto'), log)
+        preds, labels = test_predictions(out(f'{data.lower()}-auto'), doc, [*extra, *TUNED])
         for name, line in zip(doc['summary'], summary_table(doc).split('\n')[2:]):
             chosen = doc.get('tuning', {}).get(name, {}).get('chosen')
             picked = f"{chosen['wd']:.3g}, {chosen['wd_embedding']:.3g}" if chosen else '–'
             md.append(f'| {data} {line} {picked} |')
-        gaps += [f'- {data}: ' + gap_line(doc, 'deepfm', 'fm'), f'- {data}: ' + gap_line(doc, 'deepfm', 'lr'),
-                 f'- {data}: `{cmd}`']
+        gaps += [f'- {data}: ' + gap_line(doc, a, b) + '; ' + bootstrap_gap(preds, labels, a, b)
+                 for a, b in (('deepfm', 'fm'), ('deepfm', 'lr'))] + [f'- {data}: `{cmd}`']
     md += [''] + gaps + ['']
     if criteo_args:
         md += ["The Criteo sample's test file has 391 rows (a test AUC on it is uncertain by about "
