@@ -38,7 +38,7 @@ def pick_penalties(name, train, valid, test, args, devices, log, seed):
     trials = []
     for wd, wd_embedding in grid(len(train), args.wd_embedding):
         trial = argparse.Namespace(**{**vars(args), 'wd': wd, 'wd_embedding': wd_embedding,
-                                      'resume': False, 'no_progress': True})
+                                      'no_progress': True})
         result = train_one(name, train, test, trial, devices, lambda *a, **k: None, valid=valid,
                            seed=seed, save=False)
         trials.append({'wd': wd, 'wd_embedding': wd_embedding, 'best_epoch': result['best_epoch'],
