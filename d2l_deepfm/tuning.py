@@ -12,8 +12,9 @@ bias and the MLP; `wd_embedding` for the factor vectors v_i (num_factors per fea
 pairwise and deep term). `wd` runs over multiples of 1/n (n training rows): a penalty wd on
 the mean loss is LR's 1/(C n), so a prior of a given weight counts less per example as the data
 grows, as it does through C in scikit-learn; `wd_embedding` is 1, 10 or 100 times `wd`. The
-ranges come from runs on the 8,000-row Criteo sample (10 folds: wd ~ 6-20/n with the factors
-30-100 times more, RESULTS.md) and the synthetic default data (wd ~ 100/n on everything).
+ranges come from development runs: on the 8,000-row Criteo sample (10 folds) wd ~ 6-20/n with
+the factors 30-100 times more did best, on the synthetic default data wd ~ 100/n on
+everything. The resulting comparison: RESULTS.md and docs/criteo_cv.md.
 """
 import argparse
 
