@@ -341,7 +341,7 @@ def main(argv=None):
             print(f"chapter ({model}): its own 'examples/sec' (training step only) {step:,.0f}; "
                   f"DataLoader workers peak {chapter['peak_rss_child_mib']:,.0f} MiB each")
     if args.json:
-        from d2l_deepfm.checkpoints import write_json
+        from d2l_deepfm.files import write_json
         write_json(args.json, {'args': {k: v for k, v in vars(args).items()
                                         if k not in ('worker', 'model_one', 'arrays', 'save_arrays')},
                                'results': results})

@@ -12,82 +12,18 @@ any moment leaves the previous complete epoch in place. MXNet 1.x cannot save it
 generators, so `training.train_ch13(seed=...)` re-seeds every epoch from (seed, epoch): with
 the same seed, a resumed run ends with the same numbers as an uninterrupted one.
 """
-import contextlib
 import glob
-import json
 import os
-import signal
-import threading
 
-from .data import DataError
+from .errors import CheckpointError
+from .files import atomic_write, deferred_interrupt, read_json as _read_json, write_json
 
 FOLDER = 'checkpoints'
 
 
-class CheckpointError(DataError):
-    """A checkpoint that cannot be used as asked (reported as one line, like bad data)."""
-
-
-def atomic_write(path, write):
-    """Call write(tmp) to create a temporary file, sync it, then rename it to `path`.
-    Whatever happens, `path` is either its old content or the complete new one."""
-    tmp = f'{path}.tmp{os.getpid()}'
-    try:
-        write(tmp)
-        with open(tmp, 'rb+') as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def write_json(path, doc):
-    def write(tmp):
-        with open(tmp, 'w') as f:
-            json.dump(doc, f, indent=1)
-    atomic_write(path, write)
-
-
 def read_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as e:
-        raise CheckpointError(f'{path}: unreadable checkpoint ({e}); delete it to start over')
-
-
-@contextlib.contextmanager
-def deferred_interrupt():
-    """Ctrl-C or SIGTERM during the block takes effect when the block is done (as
-    KeyboardInterrupt), so an epoch's checkpoint is always written completely."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught = []
-    signals = (signal.SIGINT, signal.SIGTERM)
-    old = {s: signal.signal(s, lambda number, frame: caught.append(number)) for s in signals}
-    try:
-        yield
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
-        if caught:
-            raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt():
-    """SIGTERM (pre-emption, `kill`) stops the run like Ctrl-C: cleanly, after the last epoch."""
-    def interrupt(number, frame):
-        raise KeyboardInterrupt
-    old = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
+    """A checkpoint's JSON document (None if missing); a damaged one is a CheckpointError."""
+    return _read_json(path, what='checkpoint', error=CheckpointError)
 
 
 def signature(net):

@@ -1,6 +1,8 @@
 """What every command of the package does with errors: one line and an exit status."""
 import sys
 
+from .errors import UserError
+
 
 def report_errors(run, args, target, handlers=()):
     """Call run(args); turn a user's mistake into one `error:` line and exit status 2.
@@ -8,7 +10,6 @@ def report_errors(run, args, target, handlers=()):
     target names the output for OSErrors without a file name; handlers is a sequence of
     (exception type, function(e) -> exit status) tried first. --debug re-raises.
     """
-    from .data import DataError
     try:
         run(args)
     except Exception as e:                       # noqa: BLE001 (re-raised below if unknown)
@@ -17,7 +18,7 @@ def report_errors(run, args, target, handlers=()):
         for kind, handle in handlers:
             if isinstance(e, kind):
                 return handle(e)
-        if isinstance(e, DataError):
+        if isinstance(e, UserError):
             print(f'error: {e}', file=sys.stderr)
             return 2
         if isinstance(e, OSError):

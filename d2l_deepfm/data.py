@@ -24,13 +24,11 @@ import numpy as onp
 import pandas as pd
 from mxnet import gluon
 
+from .errors import DataError
+from .files import atomic_write
 from .validate import checked_input, line_of_row
 
 NUM_FEAT = 34
-
-
-class DataError(ValueError):
-    """A problem with the user's input data: reported as one line, never a traceback."""
 
 
 def count_fields(path):
@@ -276,7 +274,6 @@ def save_feature_map(path, dataset, **extra):
            'feat_mapper': {str(i): m for i, m in dataset.feat_mapper.items()},
            'defaults': {str(i): int(d) for i, d in dataset.defaults.items()},
            'field_dims': [int(d) for d in dataset.field_dims], **extra}
-    from .checkpoints import atomic_write
 
     def write(tmp):
         with open(tmp, 'w') as f:

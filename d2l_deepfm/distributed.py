@@ -10,7 +10,7 @@ divided by the number of workers), so all workers take the same number of same-s
 """
 import os
 
-from .data import DataError
+from .errors import DataError
 
 KVSTORES = ('device', 'local', 'dist_sync', 'dist_async', 'dist_device_sync')
 

@@ -33,13 +33,13 @@ def load_model(model_dir, name, devices):
     """(net, feature map document) of model `name` trained into `model_dir`."""
     import mxnet as mx
 
-    from .checkpoints import read_json
+    from .files import read_json
     from .data import DataError, load_feature_map
     from .train import MODELS, build_model
 
     if not os.path.isdir(model_dir):
         raise DataError(f'{model_dir}: no such directory; give the --out folder of a training run')
-    metrics = read_json(os.path.join(model_dir, 'metrics.json'))
+    metrics = read_json(os.path.join(model_dir, 'metrics.json'), what='metrics file')
     if metrics is None:
         raise DataError(f'{model_dir}: no metrics.json; it is not a finished training run '
                         '(train with python -m d2l_deepfm.train --out DIR, or --resume it)')
@@ -113,7 +113,7 @@ def score(labels, p):
 
 def run(args):
     from . import training
-    from .checkpoints import atomic_write
+    from .files import atomic_write
     devices = args.devices or training.try_all_gpus()
     net, feature_map = load_model(args.model_dir, args.model, devices)
     labels, dataset = read_rows(args.input, feature_map)

@@ -580,7 +580,7 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
                   cpu_seconds=round(cpu, 3), rows_per_cpu_sec=round(total / max(cpu, 1e-9)),
                   num_features=int(field_dims.sum()), workers=workers, block_mb=block_mb,
                   peak_rss_mb=own, peak_rss_workers_mb=children)
-    from .checkpoints import write_json
+    from .files import write_json
     write_json(os.path.join(out, 'store.json'), report)
     return report
 

@@ -13,7 +13,8 @@ import os
 
 import numpy as onp
 
-from .data import DataError, load_feature_map
+from .data import load_feature_map
+from .errors import DataError
 
 
 class StoreSplit:

@@ -169,7 +169,8 @@ def build_model(name, field_dims, cfg):
 def load_data(args, log):
     """(train, valid, test, info); valid is None without --valid or --valid-fraction (or a
     store's validation split)."""
-    from .data import DataError, default_data, has_ctr_files
+    from .data import default_data, has_ctr_files
+    from .errors import DataError
     from .splits import load_splits
     if args.valid and args.valid_fraction:
         raise DataError('give --valid FILE or --valid-fraction F, not both')
@@ -243,7 +244,8 @@ def train_one(name, train, test, args, devices, log, valid=None, seed=None, tag=
     the checkpoint and the parameters file (default: the model's name); save=False writes
     neither (the trials of --wd auto)."""
     from . import sparse, training
-    from .checkpoints import ModelCheckpoint, atomic_write
+    from .checkpoints import ModelCheckpoint
+    from .files import atomic_write
     from .distributed import Cluster
     from .validation import EarlyStopping, best_record
     cluster = cluster or Cluster()
@@ -311,9 +313,11 @@ def format_table(results):
 
 def run(args, log=print):
     from . import training
-    from .checkpoints import Run, atomic_write, write_json
+    from .checkpoints import Run
+    from .files import atomic_write, write_json
     from .compare import format_summary, summarize
-    from .data import DataError, save_feature_map
+    from .data import save_feature_map
+    from .errors import DataError, TrainingDiverged
     from .distributed import Cluster
     from .plotting import LABELS, plot_convergence
 
@@ -369,7 +373,7 @@ def run(args, log=print):
             runs[name] = [train_one(name, train, test, model_args, devices, log, valid=valid,
                                     seed=seed, tag=tags[name, seed], cluster=cluster)
                           for seed in seeds]
-    except training.TrainingDiverged:
+    except TrainingDiverged:
         if checkpoints:
             checkpoints.finish('diverged')
         raise
@@ -421,9 +425,10 @@ def main(argv=None):
     """Exit status: 0 done, 2 a user mistake (bad data, options or --out), 3 the training
     diverged, 130 interrupted (Ctrl-C or SIGTERM; the last complete epoch is saved)."""
     args = build_parser().parse_args(argv)
-    from .checkpoints import Run, sigterm_as_interrupt
+    from .checkpoints import Run
+    from .files import sigterm_as_interrupt
     from .cli import report_errors
-    from .training import TrainingDiverged
+    from .errors import TrainingDiverged
 
     def guarded(args):
         with sigterm_as_interrupt():

@@ -21,6 +21,8 @@ from mxnet import autograd, gluon, init, np
 from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 from tqdm.auto import tqdm
 
+from .errors import TrainingDiverged
+
 
 def try_all_gpus():
     """Every GPU, or [cpu()] when there is none."""
@@ -102,10 +104,6 @@ def epoch_seed(seed, epoch):
     """The seed of one epoch: a resumed run replays exactly the epochs it did not finish
     (MXNet 1.x cannot save its generators' state, so each epoch starts from its own seed)."""
     return int(onp.random.SeedSequence((seed, epoch)).generate_state(1)[0] % 2 ** 31)
-
-
-class TrainingDiverged(RuntimeError):
-    """The training loss became NaN or infinite."""
 
 
 def train_ch13(net, train_data, test_data, loss, trainer, num_epochs, devices, rng,

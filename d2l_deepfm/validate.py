@@ -14,6 +14,8 @@ import functools
 import os
 import re
 
+from .errors import DataError
+
 CHUNK = 1 << 24
 HEAD_CHUNK = 1 << 20          # check_text_file(whole=False) reads the start in these
 MAGIC = {b'\x1f\x8b': 'gzip-compressed', b'PK\x03\x04': 'a zip archive', b'BZh': 'bzip2-compressed',
@@ -23,7 +25,6 @@ WORD = re.compile(r'[A-Za-z_][A-Za-z0-9_ .\-]*')
 
 
 def _error(message):
-    from .data import DataError         # data.py imports this module: import late
     return DataError(message)
 
 

@@ -14,7 +14,8 @@ import os
 
 import numpy as onp
 
-from .data import DataError
+from .errors import DataError
+from .files import atomic_write
 
 
 def holdout(num_rows, fraction, seed=0):
@@ -75,7 +76,6 @@ class EarlyStopping:
         return f'{self.prefix}-epoch{epoch:04d}.params'
 
     def _save(self, epoch):
-        from .checkpoints import atomic_write
         atomic_write(self._path(epoch), self.net.save_parameters)
         for old in glob.glob(f'{self.prefix}-epoch*.params'):    # older bests are not needed
             if old != self._path(epoch):

@@ -1,0 +1,92 @@
+"""Safe file writing and signal handling (imports nothing from the package but its errors).
+
+`atomic_write` is the one way the package replaces a file: a crash at any moment leaves either
+the old content or the complete new one. `deferred_interrupt` holds Ctrl-C/SIGTERM back until
+a block of writes is done; `sigterm_as_interrupt` makes SIGTERM stop a command like Ctrl-C.
+"""
+import contextlib
+import json
+import os
+import signal
+import threading
+
+from .errors import DataError
+
+
+def atomic_write(path, write):
+    """Call write(tmp) to create a temporary file, sync it, then rename it to `path`.
+    Whatever happens, `path` is either its old content or the complete new one."""
+    tmp = f'{path}.tmp{os.getpid()}'
+    try:
+        write(tmp)
+        with open(tmp, 'rb+') as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_text(path, text):
+    def write(tmp):
+        with open(tmp, 'w') as f:
+            f.write(text)
+    atomic_write(path, write)
+
+
+def write_json(path, doc, indent=1):
+    """doc as JSON at `path`, atomically (indent=None: one line, from the C encoder)."""
+    write_text(path, json.dumps(doc, indent=indent))
+
+
+def read_json(path, what='file', error=DataError, missing_ok=True):
+    """The JSON document at `path` (None if it is missing and missing_ok); anything unreadable
+    or not a JSON object is `error` with one line naming the file."""
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        raise error(f'{path}: no such file') from None
+    except (OSError, ValueError) as e:
+        raise error(f'{path}: unreadable {what} ({type(e).__name__}: {str(e)[:120]}); '
+                    'it is damaged: delete it or start over in a new folder') from None
+    if not isinstance(doc, dict):
+        raise error(f'{path}: unreadable {what} (a JSON {type(doc).__name__}, expected an object)')
+    return doc
+
+
+@contextlib.contextmanager
+def deferred_interrupt():
+    """Ctrl-C or SIGTERM during the block takes effect when the block is done (as
+    KeyboardInterrupt), so a group of files is always written completely."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    signals = (signal.SIGINT, signal.SIGTERM)
+    old = {s: signal.signal(s, lambda number, frame: caught.append(number)) for s in signals}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        if caught:
+            raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """SIGTERM (pre-emption, `kill`) stops the command like Ctrl-C: cleanly."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(number, frame):
+        raise KeyboardInterrupt
+    old = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
