@@ -21,7 +21,8 @@ from .files import sigterm_as_interrupt
 from .options import (device_list, fraction, int_list, penalty, positive, rate, seed_list,
                       non_negative_int)
 
-DESCRIPTION = 'Train FM and/or DeepFM as in the chapter and compare them.'
+DESCRIPTION = ('Train FM, DeepFM and the LR baseline and compare them (the default protocol), '
+               "or run the chapter's experiment (--protocol chapter).")
 
 
 def build_parser(prog='python -m d2l_deepfm.train', description=DESCRIPTION):

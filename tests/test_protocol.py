@@ -3,11 +3,15 @@ side by side with bootstrap intervals; the chapter's protocol one flag away."""
 import json
 import os
 
+import mxnet as mx
 import numpy as onp
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from d2l_deepfm import training
+from d2l_deepfm.experiment.report import format_table
 from d2l_deepfm.experiment.stats import paired_bootstrap
+from d2l_deepfm.models import FM
 from d2l_deepfm.serving.predict import predict_file
 from d2l_deepfm.train import config_from_argv, main
 
@@ -95,3 +99,25 @@ def test_paired_bootstrap_interval_covers_the_gap_and_narrows_with_rows():
     assert narrow['high'] - narrow['low'] < (wide['high'] - wide['low']) / 2
     same = paired_bootstrap(y, [good], [good], rounds=50)
     assert same['gap'] == same['low'] == same['high'] == 0.0
+
+
+def test_table_says_which_epoch_it_reports_and_what_the_seconds_are(default_run):
+    _, doc = default_run
+    table = format_table({n: doc[n] for n in ('fm', 'deepfm', 'lr')}, 'default')
+    rows = {line.split()[0]: line.split() for line in table.splitlines()[2:5]}
+    for name in ('fm', 'deepfm'):            # the picked epoch, then how many were trained
+        assert rows[name][4:6] == [str(doc[name]['best_epoch']), str(len(doc[name]['epochs']))]
+    assert 'picked on validation logloss' in table and 'total s: all epochs trained' in table
+    last = {'fm': {**doc['fm'], 'final': doc['fm']['epochs'][-1]}}
+    del last['fm']['best_epoch']
+    assert 'the last one trained' in format_table(last)
+
+
+def test_progress_bars_stay_off_a_redirected_stream_and_epoch_lines_stay(small_data, capsys):
+    train, test = small_data
+    net = training.initialize(FM(train.field_dims, 4), [mx.cpu()])
+    training.train_ch13(net, train, test, training.make_loss(), training.make_trainer(net, 0.02),
+                        2, [mx.cpu()], training.seed_everything(0), progress=True, desc='fm')
+    out, err = capsys.readouterr()               # pytest's capture is not a terminal
+    assert 'fm epoch 1: loss' in out and 'fm epoch 2: loss' in out
+    assert '\r' not in out + err and '|' not in err           # no tqdm bar
