@@ -13,6 +13,8 @@ import os
 import sys
 import time
 
+from .inputs.layout import FORMATS
+
 MODELS = ('fm', 'deepfm')
 MODEL_SETS = {'both': MODELS, 'all': MODELS + ('lr',)}     # lr: the baseline (d2l_deepfm.baseline)
 # The chapter's settings for each model.
@@ -67,6 +69,13 @@ def seed_list(text):
     return seeds
 
 
+def name_list(text):
+    names = [n.strip() for n in text.split(',') if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f'expected comma-separated column names, got {text!r}')
+    return names
+
+
 def parse_devices(text):
     import mxnet as mx
     devices = []
@@ -89,10 +98,19 @@ def build_parser():
                    '(default: data/ctr, downloaded if missing, else synthetic data)')
     p.add_argument('--data-root', default='data', help='where the default data is cached (default: data)')
     p.add_argument('--no-download', action='store_true', help='do not try to download ctr.zip')
-    p.add_argument('--format', choices=('d2l', 'criteo'), default='d2l',
-                   help="d2l: the chapter's layout; criteo: raw Kaggle Criteo rows (needs --train, --test)")
-    p.add_argument('--train', metavar='FILE', help='training file (with --test; instead of --data-dir)')
-    p.add_argument('--test', metavar='FILE', help='test file (with --train)')
+    p.add_argument('--format', choices=FORMATS, default='d2l',
+                   help="d2l: the chapter's layout; criteo: Kaggle Criteo rows (tab-separated, or CSV "
+                   'with a header); csv, tsv: a table with a header line; avazu: Avazu\'s CSV (id '
+                   'dropped, hour -> hour of day and day of week). gzip\'d files are read as they are')
+    p.add_argument('--label', metavar='COL', help='the label column (default: label, click or y, any case)')
+    p.add_argument('--drop', type=name_list, metavar='COLS', help='columns to ignore (e.g. ids; '
+                   "shell patterns such as 'id*' too)")
+    p.add_argument('--numeric', type=name_list, metavar='COLS', help='numeric columns, binned as the '
+                   "Criteo winners did (floats accepted; 'I*' too); every other column is categorical")
+    p.add_argument('--train', metavar='FILE', help='training file (instead of --data-dir)')
+    p.add_argument('--test', metavar='FILE', help='test file (or --test-fraction)')
+    p.add_argument('--test-fraction', type=fraction, metavar='F',
+                   help='without --test: hold out this fraction of --train (seeded) as the test set')
     p.add_argument('--valid', metavar='FILE', help='validation file: pick the epoch on it')
     p.add_argument('--valid-fraction', type=fraction, metavar='F',
                    help='hold out this fraction of the training rows (seeded) as the validation set')
@@ -185,13 +203,23 @@ def load_data(args, log):
         if valid is not None:
             info.update(valid='store', valid_rows=len(valid))
         return train, valid, test, info
+    from .errors import ConfigError
+    from .inputs import layout
+    try:
+        request = layout.request(args.format, args.label, args.drop, args.numeric)
+    except layout.LayoutError as e:
+        raise ConfigError(str(e)) from None
+    if args.test_fraction and (args.test or not args.train):
+        raise ConfigError('--test-fraction holds out part of --train FILE as the test set: '
+                          'not with --test FILE' + ('' if args.train else ', and it needs --train FILE'))
     if args.train or args.test:
-        if not (args.train and args.test):
-            raise DataError('--train FILE and --test FILE go together')
+        if not (args.train and (args.test or args.test_fraction)):
+            raise ConfigError('--train FILE needs --test FILE or --test-fraction F'
+                              if args.train else '--test FILE needs --train FILE')
         train_path, test_path, source = args.train, args.test, 'files'
         folder = os.path.dirname(os.path.abspath(train_path))
-    elif args.format == 'criteo':
-        raise DataError('--format criteo needs --train FILE and --test FILE (raw Criteo rows)')
+    elif args.format != 'd2l':
+        raise ConfigError(f'--format {args.format} needs --train FILE and --test FILE (or --test-fraction F)')
     elif args.data_dir:
         folder, source = args.data_dir, 'user'
         if not os.path.isdir(folder):
@@ -202,24 +230,32 @@ def load_data(args, log):
         folder, source = default_data(args.data_root, download=not args.no_download, log=log)
     if source != 'files':
         train_path, test_path = os.path.join(folder, 'train.csv'), os.path.join(folder, 'test.csv')
-    train, valid, test = load_splits(train_path, test_path, args.format, args.valid,
-                                     args.valid_fraction, min_threshold=args.min_threshold)
+    train, valid, test = load_splits(train_path, test_path, request, args.valid, args.valid_fraction,
+                                     min_threshold=args.min_threshold, test_fraction=args.test_fraction,
+                                     strict=args.strict)
     check_input(train, test, args, log)
     if valid is not None and args.strict:
         from .validate import enforce_strict
         enforce_strict(valid)
     described = {'user': f'data from {folder}', 'local': f"d2l's ctr data ({folder})",
-                 'files': f'{args.format} data: train {train_path}, test {test_path}',
+                 'files': f'{args.format} data: train {train_path}, test '
+                          + (test_path or f'{args.test_fraction:g} of it (held out)'),
                  'downloaded': f"d2l's ctr data, downloaded ({folder})",
                  'synthetic': f'SYNTHETIC data ({folder}): d2l ctr.zip is not available offline; '
                               'generated by d2l_deepfm.synthetic with planted interactions'}[source]
     log(f'data: {described}')
+    log(f'  read as: {train.layout.describe()}')
+    for note in train.notes:
+        log(f'  note: {note}')
     log(f'  train {len(train)} rows, test {len(test)} rows, {int(train.field_dims.sum())} features'
         + (f'; skipped malformed rows: train {train.skipped}, test {test.skipped}'
            if train.skipped or test.skipped else ''))
     info = {'source': source, 'folder': folder, 'train_rows': len(train), 'test_rows': len(test),
             'skipped_train': train.skipped, 'skipped_test': test.skipped,
-            'num_features': int(train.field_dims.sum()), 'format': args.format}
+            'num_features': int(train.field_dims.sum()), 'format': args.format,
+            'layout': train.layout.to_dict(), 'assumed': train.layout.describe()}
+    if args.test_fraction:
+        info.update(test_fraction=args.test_fraction)
     if valid is not None:
         log(f'  validation: {len(valid)} rows from {valid.path}')
         info.update(valid=valid.path, valid_rows=len(valid), skipped_valid=valid.skipped)
@@ -350,8 +386,10 @@ def run(args, log=print):
         raise DataError('--wd auto picks the penalties on a validation set: add --valid FILE or '
                         '--valid-fraction F')
     if cluster.writes_outputs:
+        layout = getattr(train, 'layout', None)      # a store has none: its format is the layout
         save_feature_map(os.path.join(args.out, 'feature_map.json'), train,
-                         min_threshold=args.min_threshold, format=info.get('format', 'd2l'))
+                         min_threshold=args.min_threshold, format=info.get('format', 'd2l'),
+                         **({'layout': layout.to_dict()} if layout is not None else {}))
     devices = args.devices or training.try_all_gpus()
     log(f'devices: {devices}' + (f', kvstore {cluster.name}: {cluster.num_workers} workers'
                                  if cluster.distributed else ''))
@@ -417,6 +455,7 @@ def run_settings(args, info, train):
             'min_threshold': args.min_threshold, 'format': getattr(args, 'format', 'd2l'),
             'train_rows': info['train_rows'], 'test_rows': info['test_rows'],
             'seeds': args.seeds, 'valid': args.valid, 'valid_fraction': args.valid_fraction,
+            **({'test_fraction': args.test_fraction} if getattr(args, 'test_fraction', None) else {}),
             'patience': args.patience, 'wd': args.wd, 'wd_embedding': args.wd_embedding,
             'field_dims_sha1': hashlib.sha1(train.field_dims.tobytes()).hexdigest()}
 

@@ -138,7 +138,7 @@ def test_positional_rows_without_labels(tmp_path):
     ('csv', {}, 'a,b\n1,2\n', ConfigError, 'no label column: none is named label, click or y'),
     ('csv', {}, 'y,b\n1,2\n0,3\nyes,4\n', DataError, "x.csv, line 4: label 'yes' is not 0 or 1"),
     ('csv', {}, 'y,b\n1,2\n\n0,3,4\n', DataError,
-     'x.csv, line 4: 3 comma-separated fields, the header 2 (1 such rows); fix the file'),
+     'x.csv, line 4: 3 comma-separated fields, the header has 2 (1 such rows); fix the file'),
     ('csv', {}, 'y,b\n1,2\n"0",3,4\n', DataError, 'x.csv, line 3: 3 comma-separated fields'),
     ('csv', {'drop': ['q']}, 'y,b\n1,2\n', ConfigError, '--drop q: no such column (columns: y, b)'),
     ('csv', {'numeric': ['q']}, 'y,b\n1,2\n', ConfigError, '--numeric q: no such column'),

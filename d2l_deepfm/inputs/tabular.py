@@ -155,10 +155,12 @@ def parse(name, raw, request, label_required=True, strict=False):
     positional = request.format in ('d2l', 'criteo')
     if len(bad) and (strict or not positional):
         i = int(bad[0])
-        like = 'the header' if header else 'expected'
-        raise DataError(f'{name}, line {lines[i]}: {n_fields[i]} {what} fields, {like} {want} '
-                        f'({len(bad)} such rows); fix the file' + ('' if header else
-                        ', or drop --strict to skip such rows'))
+        if header and not positional:
+            raise DataError(f'{name}, line {lines[i]}: {n_fields[i]} {what} fields, the header has '
+                            f'{want} ({len(bad)} such rows); fix the file')
+        raise DataError(f'{name}, line {lines[i]}: {n_fields[i]} {what} fields, expected {want} '
+                        f'({len(bad)} malformed rows in all); fix the file, or drop --strict to '
+                        'skip such rows')
     keep = n_fields == want
     if not keep.any():
         counts = ', '.join(str(c) for c in n_fields[:3])
