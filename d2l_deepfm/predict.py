@@ -2,7 +2,9 @@
 
 --model-dir is the training run's --out: its feature_map.json (the training set's
 feat_mapper and defaults), metrics.json (each model's config) and <model>.params. --input
-holds rows in the training layout, with or without the label column. Values never seen in
+holds rows in the training run's layout (recorded in its feature map: format, header, label,
+dropped, numeric and categorical columns), with or without the label column; gzip'd or not;
+'-' reads standard input. Values never seen in
 training (or rarer than min_threshold there) map to their field's default index, as in the
 chapter's test set. The output has one click probability per input row, in input order (a
 header line, if any, and blank lines are not rows); with labels, AUC, logloss and accuracy
@@ -19,7 +21,9 @@ def build_parser():
     from .train import MODELS, parse_devices
     p = argparse.ArgumentParser(prog='python -m d2l_deepfm.predict', description=__doc__.split('\n')[0])
     p.add_argument('--model-dir', required=True, help='the --out folder of a training run')
-    p.add_argument('--input', required=True, help='rows to score (tab-separated, label column optional)')
+    p.add_argument('--input', required=True,
+                   help="rows to score, in the training run's layout (label column optional; "
+                   "gzip'd or not); '-' reads standard input")
     p.add_argument('--output', help='where to write the probabilities, one per line (default: stdout)')
     p.add_argument('--model', choices=MODELS,
                    help='which trained model (default: deepfm if trained, else fm)')
@@ -62,45 +66,26 @@ def load_model(model_dir, name, devices):
     return net, (feat_mapper, defaults, doc)
 
 
-def data_fields(path):
-    """Field count of the first data line (after a header, if any) of a checked text file."""
-    from .validate import check_text_file, is_header
-    first = check_text_file(path)
-    with open(path, encoding='utf-8', newline='') as f:
-        lines = (line.rstrip('\r\n') for line in f)
-        lines = (line for line in lines if line)
-        line = next(lines)
-        if is_header(first):
-            line = next(lines, line)
-    return line.count('\t') + 1
-
-
 def read_rows(path, feature_map):
-    """(labels or None, CTRDataset of the rows) with the training run's feature map."""
-    from . import criteo
-    from .data import CTRDataset, DataError, parse_labels, read_table
-    from .validate import first_malformed_line
+    """(labels or None, CTRDataset of the rows) with the training run's feature map, read with
+    the layout it records (runs from before layouts were recorded: their format's)."""
+    from .data import CTRDataset, DataError
+    from .inputs import layout as L
+    from .inputs import tabular
 
     feat_mapper, defaults, doc = feature_map
-    num_feat, fmt = int(doc['num_feat']), doc.get('format', 'd2l')
-    n = data_fields(path)
-    if n not in (num_feat, num_feat + 1):
-        raise DataError(f'{path}: the first row has {n} tab-separated fields; the model expects '
-                        f'{num_feat + 1} (label + {num_feat} fields) or {num_feat} (no label)')
-    frame, skipped = read_table(path, n)
-    if skipped:
-        line, count = first_malformed_line(path, n)
-        raise DataError(f'{path}, line {line}: {count} tab-separated fields, expected {n} like the '
-                        f'first row ({skipped} such rows); every row needs a probability: fix the file')
-    if len(frame) == 0:
-        raise DataError(f'{path}: no rows to score (only a header line)')
-    labels = parse_labels(frame[0].to_numpy(), path, n) if n == num_feat + 1 else None
-    fields = frame.iloc[:, n - num_feat:]
-    fields.columns = range(1, num_feat + 1)
-    tokens = criteo.tokens_from_frame(fields) if fmt == 'criteo' else fields
-    dataset = CTRDataset.from_tokens(labels if labels is not None else onp.zeros(len(frame)), tokens,
-                                     feat_mapper, defaults, path=path)
-    return labels, dataset
+    if 'layout' in doc:
+        layout = L.Layout.from_dict(doc['layout'])
+    else:
+        fmt = doc.get('format', 'd2l')
+        layout = L.resolve(L.request(fmt), L.positional_columns(fmt))
+    rows = tabular.read(path, layout, label_required=False, strict=True)
+    if rows.tokens.shape[1] != int(doc['num_feat']):
+        raise DataError(f'{path}: {rows.tokens.shape[1]} fields, the model has {doc["num_feat"]}')
+    n = len(rows.tokens)
+    dataset = CTRDataset.from_tokens(rows.labels if rows.labels is not None else onp.zeros(n),
+                                     rows.tokens, feat_mapper, defaults, path=path)
+    return rows.labels, dataset
 
 
 def score(labels, p):

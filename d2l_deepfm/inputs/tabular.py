@@ -137,14 +137,20 @@ def parse(name, raw, request, label_required=True, strict=False):
             _check_header(name, names, first, sep, what)
     data = onp.arange(int(header), len(lines))
     lines, n_fields = lines[data], n_fields[data]
+    by_position = True
     if request.resolved and not request.header:
         columns = request.columns
     elif header and request.format != 'd2l':
-        columns = [c or f'column{i}' for i, c in enumerate(names, 1)]
+        columns, by_position = [c or f'column{i}' for i, c in enumerate(names, 1)], False
     else:
         columns = L.positional_columns(request.format)
-    if not label_required and not header and len(n_fields) and n_fields[0] == len(columns) - 1:
-        columns = columns[1:]                          # positional rows without labels
+    if not label_required and by_position and len(n_fields):
+        if n_fields[0] not in (len(columns), len(columns) - 1):
+            raise DataError(f'{name}: the first row has {n_fields[0]} {what} fields; the model '
+                            f'expects {len(columns)} (label + {len(columns) - 1} fields) or '
+                            f'{len(columns) - 1} (no label)')
+        if n_fields[0] == len(columns) - 1:
+            columns = columns[1:]                      # positional rows without labels
     try:
         layout = _resolve(request, columns, label_required)
     except L.LayoutError as e:
@@ -158,9 +164,10 @@ def parse(name, raw, request, label_required=True, strict=False):
         if header and not positional:
             raise DataError(f'{name}, line {lines[i]}: {n_fields[i]} {what} fields, the header has '
                             f'{want} ({len(bad)} such rows); fix the file')
+        why = 'or drop --strict to skip such rows' if label_required else \
+            'every row needs a probability'
         raise DataError(f'{name}, line {lines[i]}: {n_fields[i]} {what} fields, expected {want} '
-                        f'({len(bad)} malformed rows in all); fix the file, or drop --strict to '
-                        'skip such rows')
+                        f'({len(bad)} malformed rows in all); fix the file, {why}')
     keep = n_fields == want
     if not keep.any():
         counts = ', '.join(str(c) for c in n_fields[:3])
