@@ -27,6 +27,7 @@ vocabulary, never with the number of rows. The store (see `store.py`):
 import argparse
 import collections
 import csv
+import itertools
 import io
 import os
 import resource
@@ -39,6 +40,10 @@ import pandas as pd
 
 from . import bytescan, criteo, data
 from .data import DataError
+from .errors import ConfigError
+from .inputs import blocks as layout_blocks
+from .inputs import layout as L
+from .inputs import tabular
 from .validate import check_text_file, is_header, line_of_row
 
 FORMATS = {'d2l': data.NUM_FEAT, 'criteo': criteo.NUM_FEAT}
@@ -478,8 +483,36 @@ def _check_labels(block, path, rows_before, fmt):
 
 
 def _no_rows(path, fmt):
+    if fmt not in FORMATS:
+        return DataError(f'{path}: no rows')
     return DataError(f'{path}: no row has the expected {FORMATS[fmt] + 1} tab-separated fields'
                      + (' of the Criteo format (label, I1..I13, C1..C26)' if fmt == 'criteo' else ''))
+
+
+# --- issue 12: other layouts and gzip'd files, streamed (inputs/blocks.py) -------------------
+
+def rows_block(rows):
+    """A block parsed by inputs.blocks (tabular.Rows) as parse_block's namespace (strings)."""
+    fields = []
+    for k in rows.tokens.columns:
+        codes, uniques = pd.factorize(rows.tokens[k].to_numpy())
+        fields.append((codes.astype(onp.int32), onp.asarray(uniques, dtype=object), None))
+    return types.SimpleNamespace(labels=rows.labels.astype(onp.uint8), fields=fields,
+                                 skipped=rows.skipped, bad_label=None, rows=len(rows.labels))
+
+
+def blocks_of(path, request, block_bytes, workers, seen):
+    """Parsed blocks of any layout: plain tab-separated d2l/Criteo files in parallel byte ranges
+    (parsed_blocks), anything else streamed (gzip, CSV with a header ...). seen['layout']: the
+    resolved layout, once the first block is read."""
+    if tabular.fast_path(path, request):
+        seen['layout'] = request if request.resolved else \
+            L.resolve(request, L.positional_columns(request.format))
+        yield from parsed_blocks(path, request.format, block_bytes, workers)
+        return
+    for rows in layout_blocks.parsed_blocks(path, request, block_bytes):
+        seen['layout'] = rows.layout
+        yield rows_block(rows)
 
 
 def peak_rss_mb():
@@ -492,15 +525,21 @@ def peak_rss_mb():
 def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_threshold=4,
                block_mb=16, workers=None, log=print):
     """Build the store in `out`; return the report written to out/store.json."""
-    if fmt not in FORMATS:
-        raise DataError(f'unknown format {fmt!r} (expected one of {", ".join(FORMATS)})')
+    try:        # fmt: a format's name or a layout (inputs/layout.py)
+        request = fmt if isinstance(fmt, L.Layout) else L.request(fmt)
+    except L.LayoutError as e:
+        raise ConfigError(str(e)) from None
+    fmt = request.format
     workers = workers or max(1, min((os.cpu_count() or 1) - 1, 4))   # a core for the merge
     block_bytes = int(block_mb * (1 << 20))
     os.makedirs(out, exist_ok=True)
     start = time.perf_counter()
     cpu_start = sum(getattr(resource.getrusage(who), f) for f in ('ru_utime', 'ru_stime')
                     for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-    num_feat = FORMATS[fmt]
+    seen = {}
+    train_blocks = blocks_of(train_path, request, block_bytes, workers, seen)
+    first = next(train_blocks, None)
+    num_feat = len(first.fields) if first is not None else FORMATS.get(fmt, 1)
     report = {'format': fmt, 'num_feat': num_feat, 'min_threshold': min_threshold, 'splits': {}}
 
     # pass 1: parse the training file once; count values; write global ids (where the
@@ -510,7 +549,7 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
     labels = NpyWriter(os.path.join(out, 'train.labels.npy'), onp.uint8)
     rows = skipped = 0
     block_rows = []                     # pass 1 writes each block field by field
-    for block in parsed_blocks(train_path, fmt, block_bytes, workers):
+    for block in itertools.chain([first] if first is not None else [], train_blocks):
         _check_labels(block, train_path, rows, fmt)
         features.write_raw(vocab.add(block), block.rows)
         block_rows.append(block.rows)
@@ -555,7 +594,7 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
         features = NpyWriter(os.path.join(out, f'{split}.features.npy'), onp.int32, num_feat)
         labels = NpyWriter(os.path.join(out, f'{split}.labels.npy'), onp.uint8)
         n = skipped = 0
-        for block in parsed_blocks(path, fmt, block_bytes, workers):
+        for block in blocks_of(path, seen['layout'], block_bytes, workers, {}):
             _check_labels(block, path, n, fmt)
             features.write(map_block(block, indexes, defaults, offsets, key_indexes))
             labels.write(block.labels)
@@ -570,7 +609,8 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
     dataset = types.SimpleNamespace(NUM_FEATS=num_feat, feat_mapper=feat_mapper,
                                     defaults=defaults, field_dims=field_dims)
     data.save_feature_map(os.path.join(out, 'feature_map.json'), dataset,
-                          min_threshold=min_threshold, format=fmt)
+                          min_threshold=min_threshold, format=fmt, layout=seen['layout'].to_dict())
+    report.update(layout=seen['layout'].to_dict(), assumed=seen['layout'].describe())
     seconds = time.perf_counter() - start
     total = sum(s['rows'] + s['skipped'] for s in report['splits'].values())
     own, children = peak_rss_mb()
@@ -588,9 +628,15 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
 def build_parser():
     p = argparse.ArgumentParser(prog='python -m d2l_deepfm.preprocess',
                                 description=__doc__.split('\n')[0])
-    p.add_argument('--format', choices=tuple(FORMATS), default='d2l',
+    p.add_argument('--format', choices=L.FORMATS, default='d2l',
                    help="'d2l': label + 34 fields (the chapter's ctr data); "
-                        "'criteo': raw Kaggle Criteo rows (label, I1..I13, C1..C26)")
+                        "'criteo': Kaggle Criteo rows (label, I1..I13, C1..C26; or CSV with a header); "
+                        "csv, tsv: a table with a header line; avazu: Avazu's CSV. Plain tab-separated "
+                        "d2l/criteo files are scanned in parallel; gzip'd files and the other layouts "
+                        'are read as a stream, in one process')
+    p.add_argument('--label', metavar='COL', help='the label column (default: label, click or y, any case)')
+    p.add_argument('--drop', metavar='COLS', help='comma-separated columns to ignore (e.g. ids)')
+    p.add_argument('--numeric', metavar='COLS', help='comma-separated numeric columns (binned)')
     p.add_argument('--input', required=True, help='training file (the vocabulary comes from it)')
     p.add_argument('--test', help='test file, mapped with the training vocabulary')
     p.add_argument('--valid', help='validation file, mapped with the training vocabulary')
@@ -610,13 +656,19 @@ def main(argv=None):
         print('error: --min-threshold, --block-mb and --workers must be positive', file=sys.stderr)
         return 2
     try:
-        report = preprocess(args.format, args.input, args.out, args.test, args.valid,
+        names = lambda text: [n.strip() for n in (text or '').split(',') if n.strip()]  # noqa: E731
+        try:
+            request = L.request(args.format, args.label, names(args.drop), names(args.numeric))
+        except L.LayoutError as e:
+            raise ConfigError(str(e)) from None
+        report = preprocess(request, args.input, args.out, args.test, args.valid,
                             args.min_threshold, args.block_mb, args.workers)
-    except (DataError, OSError) as e:
+    except (DataError, ConfigError, OSError) as e:
         if args.debug:
             raise
         print(f'error: {e}', file=sys.stderr)
         return 2
+    print(f"read as: {report['assumed']}")
     print(f"wrote {args.out}: {report['rows_per_sec']} rows/s ({report['seconds']:.1f} s, "
           f"{report['workers']} workers; {report['rows_per_cpu_sec']} rows per CPU second), "
           f"peak RSS {report['peak_rss_mb']} MiB (workers {report['peak_rss_workers_mb']} MiB), "

@@ -17,13 +17,9 @@ in order), the number of skipped rows; and the resolved layout, which says what 
     the same rules. `criteo` also reads Criteo as CSV with a header (`label,I1..` or
     `Id,Label,I1..`: an Id column is dropped) or without one.
 """
-import csv
-import gzip
-import io
+import dataclasses
 import os
-import sys
 import typing
-import zlib
 
 import numpy as onp
 import pandas as pd
@@ -32,9 +28,8 @@ from .. import criteo, data
 from ..errors import ConfigError, DataError
 from ..validate import is_header
 from . import layout as L
+from .text import Lines, is_gzip, read_bytes, text_checks
 
-GZIP = b'\x1f\x8b'
-NEWLINE = b'\n'
 SEPARATOR_NAMES = {',': 'comma', '\t': 'tab'}
 
 
@@ -51,19 +46,18 @@ def read(path, request, label_required=True, strict=False):
     layout recorded by a training run: then the header must hold the same feature columns).
     strict: a skipped (malformed) row is an error naming its line."""
     name = '<stdin>' if path == '-' else path
-    if request.format in ('d2l', 'criteo') and path != '-' and not _is_gzip(path) \
-            and '\t' in (_first_line(path) or '\t') and label_required and not strict:
+    if fast_path(path, request) and label_required and not strict:
         return _fast(path, request)
     raw = read_bytes(path)
     text_checks(name, raw)
     return parse(name, raw, request, label_required, strict)
 
 
-def _is_gzip(path):
-    if not os.path.isfile(path):
-        return False
-    with open(path, 'rb') as f:
-        return f.read(2) == GZIP
+def fast_path(path, request):
+    """True for a plain (not gzip'd) tab-separated file in the d2l or Criteo layout: the chapter's
+    readers (and the store's byte scanner) read it."""
+    return request.format in ('d2l', 'criteo') and not request.header and path != '-' \
+        and not is_gzip(path) and '\t' in (_first_line(path) or '\t')
 
 
 def _first_line(path, size=1 << 16):
@@ -85,52 +79,20 @@ def _fast(path, request):
     return Rows(labels, tokens, skipped, L.resolve(request, columns))
 
 
-def read_bytes(path):
-    """The text of a file (gunzipped if it starts with gzip's magic bytes) or of stdin ('-')."""
-    if path == '-':
-        raw = sys.stdin.buffer.read()
-        return gzip.decompress(raw) if raw[:2] == GZIP else raw
-    if os.path.isdir(path):
-        raise DataError(f'{path}: is a directory, not a file; give the path of the data file')
-    if not os.path.isfile(path):
-        raise DataError(f'{path}: no such file; check the path')
-    with open(path, 'rb') as f:
-        if f.read(2) != GZIP:
-            f.seek(0)
-            return f.read()
-    try:
-        with gzip.open(path, 'rb') as f:
-            return f.read()
-    except (OSError, EOFError, zlib.error) as e:
-        raise DataError(f'{path}: a damaged or truncated gzip file ({e})') from None
-
-
-def text_checks(name, raw):
-    """Empty, NUL bytes, not UTF-8: one line naming the line of the file."""
-    if not raw.strip():
-        raise DataError(f'{name}: the file is empty' + (' (only blank lines)' if raw else ''))
-    nul = raw.find(b'\0')
-    if nul >= 0:
-        raise DataError(f'{name}, line {raw.count(NEWLINE, 0, nul) + 1}: binary data (a NUL byte), '
-                        'not text')
-    if not raw.isascii():
-        try:
-            raw.decode('utf-8')
-        except UnicodeDecodeError as e:
-            raise DataError(f'{name}, line {raw.count(NEWLINE, 0, e.start) + 1}: not UTF-8 text '
-                            f'(byte 0x{raw[e.start]:02x}); convert the file to UTF-8') from None
-
-
-def parse(name, raw, request, label_required=True, strict=False):
-    """`read` on the bytes of a whole file (its name used in messages)."""
+def parse(name, raw, request, label_required=True, strict=False, line_base=0, empty_ok=False,
+          has_header=None):
+    """`read` on the bytes of a whole file (its name used in messages); for a block of a file,
+    line_base is added to the line numbers in messages, empty_ok allows a block without rows, and
+    has_header says whether it starts with a header line (None: the layout, or the first line, says)."""
     first = next(s for s in raw[:1 << 16].decode('utf-8', 'replace').split('\n') if s.strip()).rstrip('\r')
     sep = request.separator
     if request.format == 'criteo' and '\t' not in first and ',' in first:
         sep = ','                                       # Criteo written as CSV
     what = f'{SEPARATOR_NAMES[sep]}-separated'
-    header = request.header or is_header(first.replace(sep, '\t'))
-    table = _Lines(raw, sep, quoted=sep == ',' and b'"' in raw)
-    lines, n_fields = table.lines, table.counts
+    header = has_header if has_header is not None else \
+        request.header or is_header(first.replace(sep, '\t'))
+    table = Lines(raw, sep, quoted=sep == ',' and b'"' in raw)
+    lines, n_fields = table.lines + line_base, table.counts
     if header:
         names = [f.strip() for f in table.fields(0)]
         if request.format in ('csv', 'tsv', 'avazu'):
@@ -156,6 +118,8 @@ def parse(name, raw, request, label_required=True, strict=False):
     except L.LayoutError as e:
         raise ConfigError(f'{name}: {len(columns)} {what} fields in the '
                           f'{"header" if header else "first row"}; {e}') from None
+    if not request.resolved:          # as read: a header line names the columns, or positions do
+        layout = dataclasses.replace(layout, separator=sep, header=not by_position)
     want = len(columns)
     bad = onp.flatnonzero(n_fields != want)
     positional = request.format in ('d2l', 'criteo')
@@ -169,6 +133,9 @@ def parse(name, raw, request, label_required=True, strict=False):
         raise DataError(f'{name}, line {lines[i]}: {n_fields[i]} {what} fields, expected {want} '
                         f'({len(bad)} malformed rows in all); fix the file, {why}')
     keep = n_fields == want
+    if not keep.any() and empty_ok:
+        return Rows(onp.zeros(0, onp.float32), pd.DataFrame({k: onp.zeros(0, object) for k in
+                    range(1, len(layout.field_names()) + 1)}), int(len(bad)), layout, [])
     if not keep.any():
         counts = ', '.join(str(c) for c in n_fields[:3])
         hint = '; an Id column? give the file a header line and use --drop' \
@@ -222,60 +189,6 @@ def _check_header(name, names, first, sep, what):
             raise DataError(f'{name}: the first line is data, not a header (field {i} is {n!r}, '
                             f'{len(names)} {what} fields): csv, tsv and avazu need a header line '
                             'naming the columns; label-first rows without one: --format d2l or criteo')
-
-
-class _Lines:
-    """The non-blank lines of a text: line numbers, field counts, fields, and a DataFrame of the
-    chosen lines. Without quotes: separators counted on the bytes (numpy), parsed by pandas'
-    C reader; with quotes (CSV only): Python's csv module (a field may hold a separator)."""
-
-    def __init__(self, raw, sep, quoted):
-        self.sep, self.quoted = sep, quoted
-        if quoted:
-            reader = csv.reader(io.StringIO(raw.decode('utf-8'), newline=''), delimiter=sep)
-            lines, self.rows, at = [], [], 1
-            for row in reader:
-                if row:
-                    lines.append(at)
-                    self.rows.append(row)
-                at = reader.line_num + 1
-            self.lines = onp.array(lines, dtype=onp.int64)
-            self.counts = onp.array([len(r) for r in self.rows], dtype=onp.int64)
-            return
-        self.buf = onp.frombuffer(raw if raw.endswith(NEWLINE) else raw + NEWLINE, dtype=onp.uint8)
-        ends = onp.flatnonzero(self.buf == ord('\n'))
-        starts = onp.concatenate(([0], ends[:-1] + 1))
-        seps = onp.diff(onp.searchsorted(onp.flatnonzero(self.buf == ord(sep)), ends), prepend=0)
-        length = ends - starts - ((ends > starts) & (self.buf[onp.maximum(ends - 1, 0)] == 13))
-        full = length > 0
-        self.lines, self.counts = onp.flatnonzero(full) + 1, seps[full] + 1
-        self.starts, self.ends = starts[full], ends[full]
-
-    def fields(self, i):
-        if self.quoted:
-            return self.rows[i]
-        return bytes(self.buf[self.starts[i]:self.ends[i]]).decode('utf-8').rstrip('\r').split(self.sep)
-
-    def frame(self, keep, columns):
-        """DataFrame (strings) of the lines where `keep` (each with len(columns) fields)."""
-        if self.quoted:
-            rows = [r for r, k in zip(self.rows, keep) if k]
-            return pd.DataFrame(rows, columns=columns, dtype=object)
-        idx = onp.flatnonzero(keep)
-        if idx[-1] - idx[0] + 1 == len(idx):           # one run of lines: no copy
-            buf = self.buf[self.starts[idx[0]]:self.ends[idx[-1]] + 1]
-        else:
-            mask = onp.zeros(len(self.buf) + 1, dtype=onp.int8)
-            onp.add.at(mask, self.starts[keep], 1)
-            onp.add.at(mask, self.ends[keep] + 1, -1)
-            buf = self.buf[onp.cumsum(mask[:-1]) > 0]
-        frame = pd.read_csv(io.BytesIO(buf.tobytes()), sep=self.sep, header=None,
-                            names=range(len(columns)), dtype=str, keep_default_na=False,
-                            na_filter=False, quoting=csv.QUOTE_NONE, engine='c', index_col=False)
-        if len(frame) != int(keep.sum()):
-            raise DataError('could not parse the file as separated text')
-        frame.columns = columns
-        return frame
 
 
 def parse_labels(values, lines, name):
