@@ -15,6 +15,7 @@ import numpy as onp
 import pandas as pd
 
 from ..errors import DataError
+from ..validate import MAGIC
 
 GZIP = b'\x1f\x8b'
 NEWLINE = b'\n'
@@ -52,6 +53,9 @@ def text_checks(name, raw, line_base=0, empty_ok=False):
     line_base lines come before it)."""
     if not raw.strip() and not empty_ok:
         raise DataError(f'{name}: the file is empty' + (' (only blank lines)' if raw else ''))
+    for magic, what in MAGIC.items():
+        if line_base == 0 and raw.startswith(magic):
+            raise DataError(f'{name}: the file is {what}, not text; extract it first')
     nul = raw.find(b'\0')
     if nul >= 0:
         raise DataError(f'{name}, line {line_base + raw.count(NEWLINE, 0, nul) + 1}: binary data '
