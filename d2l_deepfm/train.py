@@ -193,6 +193,12 @@ def load_data(args, log):
     if args.valid and args.valid_fraction:
         raise DataError('give --valid FILE or --valid-fraction F, not both')
     if getattr(args, 'data_store', None):
+        given = [f for f, v in (('--label', args.label), ('--drop', args.drop), ('--numeric', args.numeric),
+                                ('--test-fraction', args.test_fraction)) if v]
+        if given:
+            from .errors import ConfigError
+            raise ConfigError(f'{", ".join(given)} do not apply to --data-store (the store records its '
+                              'layout and splits): give them to python -m d2l_deepfm.preprocess')
         if args.valid or args.valid_fraction:
             raise DataError('--valid and --valid-fraction do not apply to --data-store: '
                             'preprocess with --valid FILE instead')
@@ -455,7 +461,8 @@ def run_settings(args, info, train):
             'min_threshold': args.min_threshold, 'format': getattr(args, 'format', 'd2l'),
             'train_rows': info['train_rows'], 'test_rows': info['test_rows'],
             'seeds': args.seeds, 'valid': args.valid, 'valid_fraction': args.valid_fraction,
-            **({'test_fraction': args.test_fraction} if getattr(args, 'test_fraction', None) else {}),
+            **{k: getattr(args, k) for k in ('test_fraction', 'label', 'drop', 'numeric')
+               if getattr(args, k, None)},
             'patience': args.patience, 'wd': args.wd, 'wd_embedding': args.wd_embedding,
             'field_dims_sha1': hashlib.sha1(train.field_dims.tobytes()).hexdigest()}
 

@@ -48,6 +48,20 @@ def test_avazu_layout_drops_id_and_splits_hour():
     assert L.Layout.from_dict(lay.to_dict()) == lay
 
 
+def test_a_scorer_reads_one_line_at_a_time():
+    lay = L.resolve(L.request('avazu'), AVAZU)
+    header = lay.split(','.join(AVAZU[::-1]) + '\r\n')          # any column order, by name
+    line = ','.join(['79', '-1'] + [f'"x,{i}"' for i in range(19)] + ['14102100', '0', '7'])
+    tokens = lay.tokens_of(lay.record(lay.split(line), header))
+    assert tokens[:3] == ['0', 'tue', 'x,18'] and len(tokens) == 23
+    crit = L.resolve(L.request('criteo'), L.positional_columns('criteo'))
+    fields = crit.split('\t'.join(['1', '300'] + [''] * 12 + ['ab'] * 26) + '\n')
+    assert crit.tokens_of(crit.record(fields))[:2] == ['b32', '']
+    assert crit.tokens_of(crit.record(fields[1:])) == crit.tokens_of(crit.record(fields))   # no label
+    with pytest.raises(L.LayoutError, match='3 fields, expected 40'):
+        crit.record(fields[:3])
+
+
 def test_csv_defaults_patterns_and_criteo_headers():
     lay = L.resolve(L.request('csv', numeric=['I*']), ['Click', 'I1', 'I2', 'C1'])
     assert lay.label == 'Click' and lay.numeric == ['I1', 'I2'] and lay.categorical == ['C1']
@@ -93,4 +107,4 @@ def test_the_module_can_be_copied_on_its_own():
     imported |= {node.module.split('.')[0] for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom) and node.level == 0}
     assert not any(isinstance(node, ast.ImportFrom) and node.level for node in ast.walk(tree))
-    assert imported <= {'dataclasses', 'datetime', 'fnmatch', 're', 'numpy'}
+    assert imported <= {'csv', 'dataclasses', 'datetime', 'fnmatch', 're', 'numpy'}

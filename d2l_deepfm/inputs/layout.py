@@ -14,6 +14,9 @@ Fields are the columns that are neither the label nor dropped, in file order; a 
 two fields (hour of day, day of week). `request` holds what the user asked for (names or
 shell-style patterns); `resolve` checks it against a file's header and names every column.
 
+A scorer turns a line into the model's k tokens with `layout.tokens_of(layout.record(layout.split(
+line), header))` (header: the split header line of a file that has one; None for d2l/Criteo rows).
+
 Token rules (one implementation each; the package's pandas paths call them on distinct values):
   * `numeric_tokens`: the Criteo winners' binning. A number v > 2 becomes 'b<floor(ln(v)^2)>', any
     other number 'v<int(v)>' (integers written as floats, '260.0', are numbers), an empty value ''
@@ -21,6 +24,7 @@ Token rules (one implementation each; the package's pandas paths call them on di
   * `hour_tokens`: Avazu's 'YYMMDDHH' -> hour of day ('0'..'23') and day of week ('mon'..'sun');
     a value not of that form keeps its text as the hour token, with '' as the day.
 """
+import csv
 import dataclasses
 import datetime
 import fnmatch
@@ -131,6 +135,20 @@ class Layout:
         if column in self.numeric:
             return [numeric_tokens(values)]
         return [list(values)]
+
+    def split(self, line):
+        """The fields of one line of text (CSV quoting honoured with a comma separator)."""
+        line = line.rstrip('\r\n')
+        return next(csv.reader([line], delimiter=',')) if self.separator == ',' else line.split(self.separator)
+
+    def record(self, fields, header=None):
+        """{column: value} of one row's fields: by the file's header names, or (no header) by
+        position, the label column optional."""
+        names = header if header is not None else \
+            self.columns[1:] if len(fields) == len(self.columns) - 1 else self.columns
+        if len(fields) != len(names):
+            raise LayoutError(f'{len(fields)} fields, expected {len(names)}')
+        return dict(zip(names, fields))
 
     def tokens_of(self, record):
         """The k tokens of one row, given as {column: value} (the label may be absent)."""
