@@ -9,8 +9,9 @@ import sys
 import numpy as onp
 import pytest
 
-from d2l_deepfm import predict, preprocess, train
-from d2l_deepfm.splits import load_splits
+from d2l_deepfm import predict, train
+from d2l_deepfm.scale.preprocess import preprocess
+from d2l_deepfm.experiment.splits import load_splits
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AVAZU = ('id,click,hour,C1,banner_pos,site_id,site_domain,site_category,app_id,app_domain,'
@@ -86,7 +87,7 @@ def test_predict_reads_the_recorded_layout_from_stdin(avazu_run, tmp_path):
 def test_the_store_reads_avazu_and_gzip_like_the_in_memory_reader(avazu_run, tmp_path):
     folder, src, out = avazu_run
     store = str(tmp_path / 'store')
-    report = preprocess.preprocess('avazu', src, store, test_path=src, block_mb=0.02,
+    report = preprocess('avazu', src, store, test_path=src, block_mb=0.02,
                                    log=lambda *a: None)
     assert report['splits']['train']['rows'] == 1500 and report['layout']['drop'] == ['id']
     tr, _, _ = load_splits(src, src, 'avazu')

@@ -13,7 +13,7 @@ in order), the number of skipped rows; and the resolved layout, which says what 
     the header's is an error naming its line (CSV quoting is honoured when the file has quotes);
   * 'd2l', 'criteo': the chapter's rules (header line optional; rows with the wrong number of
     fields skipped and counted). A plain tab-separated file goes to the fast readers
-    (`data.read_ctr`, `criteo.read_criteo`); a gzip file or standard input is parsed here with
+    (`table.read_ctr`, `criteo.read_criteo`); a gzip file or standard input is parsed here with
     the same rules. `criteo` also reads Criteo as CSV with a header (`label,I1..` or
     `Id,Label,I1..`: an Id column is dropped) or without one.
 """
@@ -24,10 +24,10 @@ import typing
 import numpy as onp
 import pandas as pd
 
-from .. import criteo, data
 from ..errors import ConfigError, DataError
-from ..validate import is_header
+from . import criteo, table
 from . import layout as L
+from .checks import is_header
 from .text import Lines, is_gzip, read_bytes, text_checks
 
 SEPARATOR_NAMES = {',': 'comma', '\t': 'tab'}
@@ -70,9 +70,9 @@ def _first_line(path, size=1 << 16):
 
 
 def _fast(path, request):
-    """Tab-separated d2l/Criteo files through the chapter's readers (validate.py's checks)."""
+    """Tab-separated d2l/Criteo files through the chapter's readers (inputs/checks.py's checks)."""
     if request.format == 'd2l':
-        labels, tokens, skipped = data.read_ctr(path)
+        labels, tokens, skipped = table.read_ctr(path)
     else:
         labels, tokens, skipped = criteo.read_criteo(path)
     columns = L.positional_columns(request.format)
@@ -91,10 +91,10 @@ def parse(name, raw, request, label_required=True, strict=False, line_base=0, em
     what = f'{SEPARATOR_NAMES[sep]}-separated'
     header = has_header if has_header is not None else \
         request.header or is_header(first.replace(sep, '\t'))
-    table = Lines(raw, sep, quoted=sep == ',' and b'"' in raw)
-    lines, n_fields = table.lines + line_base, table.counts
+    lines_of = Lines(raw, sep, quoted=sep == ',' and b'"' in raw)
+    lines, n_fields = lines_of.lines + line_base, lines_of.counts
     if header:
-        names = [f.strip() for f in table.fields(0)]
+        names = [f.strip() for f in lines_of.fields(0)]
         if request.format in ('csv', 'tsv', 'avazu'):
             _check_header(name, names, first, sep, what)
     data = onp.arange(int(header), len(lines))
@@ -144,10 +144,10 @@ def parse(name, raw, request, label_required=True, strict=False, line_base=0, em
                         f'layout: the first rows have {counts}{hint}' if len(n_fields) else
                         ' (only a header line)'))
     row_lines = lines[keep]
-    frame = table.frame(onp.concatenate(([False] * int(header), keep)).astype(bool), columns)
+    frame = lines_of.frame(onp.concatenate(([False] * int(header), keep)).astype(bool), columns)
     labels = None
     if layout.label in columns:
-        labels = parse_labels(frame[layout.label].to_numpy(), row_lines, name)
+        labels = table.parse_labels(frame[layout.label].to_numpy(), name, lines=row_lines)
     return Rows(labels, tokens_of(frame, layout), int(len(bad)), layout, id_like(frame, layout))
 
 
@@ -189,17 +189,6 @@ def _check_header(name, names, first, sep, what):
             raise DataError(f'{name}: the first line is data, not a header (field {i} is {n!r}, '
                             f'{len(names)} {what} fields): csv, tsv and avazu need a header line '
                             'naming the columns; label-first rows without one: --format d2l or criteo')
-
-
-def parse_labels(values, lines, name):
-    """Labels must be 0 or 1 (0.0 and 1.0 too); an error names the line (data.parse_labels' words)."""
-    labels = pd.to_numeric(pd.Series(values), errors='coerce').to_numpy()
-    bad = ~onp.isin(labels, (0, 1))
-    if bad.any():
-        row = int(onp.flatnonzero(bad)[0])
-        raise DataError(f'{name}, line {lines[row]}: label {values[row]!r} is not 0 or 1; labels '
-                        'must be 0 (no click) or 1 (click)')
-    return labels.astype(onp.float32)
 
 
 def tokens_of(frame, layout):

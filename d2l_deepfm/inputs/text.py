@@ -15,7 +15,7 @@ import numpy as onp
 import pandas as pd
 
 from ..errors import DataError
-from ..validate import MAGIC
+from .checks import MAGIC
 
 GZIP = b'\x1f\x8b'
 NEWLINE = b'\n'

@@ -11,8 +11,9 @@ through the same feat_mapper / defaults / min_threshold rules as the chapter's 3
 import numpy as onp
 import pandas as pd
 
-from .data import CTRDataset, DataError, parse_labels, read_table
-from .inputs.layout import numeric_tokens
+from ..errors import DataError
+from .layout import numeric_tokens
+from .table import parse_labels, read_table
 
 NUM_INT, NUM_CAT = 13, 26
 NUM_FEAT = NUM_INT + NUM_CAT
@@ -20,11 +21,11 @@ NUM_FEAT = NUM_INT + NUM_CAT
 
 def discretize(column):
     """Integer strings -> tokens: 'b<floor(ln(v)^2)>' for v > 2, 'v<v>' otherwise, '' if missing,
-    's<text>' for anything else: `inputs.layout.numeric_tokens` (the one rule), applied once per
-    distinct value."""
+    's<text>' for anything else: `layout.numeric_tokens` (the one rule), once per distinct value."""
     codes, uniques = pd.factorize(onp.asarray(column, dtype=object))
-    return onp.asarray(numeric_tokens(list(uniques)), dtype=object)[codes] if len(codes) else \
-        onp.zeros(0, dtype=object)
+    if not len(codes):
+        return onp.zeros(0, dtype=object)
+    return onp.asarray(numeric_tokens(list(uniques)), dtype=object)[codes]
 
 
 def tokens_from_frame(frame):
@@ -45,10 +46,3 @@ def read_criteo(path):
                         'Criteo format (label, I1..I13, C1..C26)')
     labels = parse_labels(frame[0].to_numpy(), path, NUM_FEAT + 1)
     return labels, tokens_from_frame(frame), skipped
-
-
-def criteo_dataset(path, feat_mapper=None, defaults=None, min_threshold=4):
-    """A CTRDataset (39 fields) from a raw Criteo file, with the chapter's mapping rules."""
-    labels, tokens, skipped = read_criteo(path)
-    return CTRDataset.from_tokens(labels, tokens, feat_mapper, defaults, min_threshold,
-                                  skipped=skipped, path=path)
