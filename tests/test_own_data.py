@@ -68,6 +68,17 @@ def test_avazu_gzip_with_a_test_fraction_trains_and_records_the_layout(avazu_run
     assert fmap['num_feat'] == 23 and fmap['layout'] == doc['data']['layout']
 
 
+def test_config_json_repeats_an_avazu_run(avazu_run, tmp_path):
+    folder, src, out = avazu_run
+    config = json.loads(open(os.path.join(out, 'config.json')).read())
+    assert config['data']['format'] == 'avazu' and config['data']['test_fraction'] == 0.2
+    again = str(tmp_path / 'again')
+    assert train.main(['--config', os.path.join(out, 'config.json'), '--out', again]) == 0
+    first, second = (json.loads(open(os.path.join(d, 'metrics.json')).read()) for d in (out, again))
+    assert second['fm']['final']['test_auc'] == first['fm']['final']['test_auc']
+    assert second['data']['layout'] == first['data']['layout']
+
+
 def test_predict_reads_the_recorded_layout_from_stdin(avazu_run, tmp_path):
     folder, src, out = avazu_run
     lines = avazu_lines(40, seed=5)
