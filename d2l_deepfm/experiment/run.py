@@ -28,7 +28,7 @@ from ..models import build_model
 from ..scale import sparse
 from ..scale.cluster import Cluster
 from ..scale.store import load_for_training
-from . import report
+from . import calibration, report
 from .baseline import train_lr
 from .checkpoints import ModelCheckpoint, Run
 from .splits import load_splits
@@ -123,9 +123,10 @@ def train_one(name, train, test, config, devices, log=print, valid=None, seed=No
     cluster = cluster or Cluster()
     seed = config.train.seed if seed is None else seed
     tag = tag or name
-    if name == 'lr':
-        return {**train_lr(train, test, valid), 'seed': seed}
     t, out = config.train, config.output.out
+    if name == 'lr':              # saved (<tag>.npz) for predict and export
+        path = os.path.join(out, f'{tag}.npz') if cluster.writes_outputs and save else None
+        return {**train_lr(train, test, valid, path=path), 'seed': seed}
     settings = config.model_settings(name, **(penalties or {}))
     setting = config.model.sparse_grad
     if cluster.distributed and setting == 'auto':
@@ -167,6 +168,7 @@ def train_one(name, train, test, config, devices, log=print, valid=None, seed=No
         result.update(final=best_record(history, stopper.best_epoch), best_epoch=stopper.best_epoch)
         log(f'{name} (seed {seed}): best validation logloss {stopper.best:.4f} at epoch '
             f'{stopper.best_epoch} of {len(history)}')
+    result['calibration'] = calibration.summarize(test.labels, training.predict(net, test.features, devices))
     if cluster.writes_outputs and save:
         atomic_write(os.path.join(out, f'{tag}.params'), net.save_parameters)
     return result
@@ -263,6 +265,7 @@ def run(config, log=print):
             best={n: doc[n]['best_epoch'] for n in curves if 'best_epoch' in doc[n]})
         atomic_write(os.path.join(out, 'convergence.png'),
                      lambda tmp: fig.savefig(tmp, dpi=100, format='png'))
+    calibration.write_figure(out, {n: doc[n] for n in names}, info['source'], config.model.loss, log)
     if checkpoints:
         checkpoints.finish('done')
     report.append_result(config.results_path, report.results_row(
@@ -270,8 +273,8 @@ def run(config, log=print):
     log('\n' + report.format_table({n: doc[n] for n in names}))
     if config.train.seeds:
         log(f'\nover seeds {",".join(map(str, seeds))}:\n' + report.format_summary(doc['summary']))
-    saved = ['convergence.png'] if curves else []
-    saved += [t + '.params' for (n, _), t in tags.items() if n != 'lr']
+    saved = (['convergence.png'] if curves else []) + ['calibration.png']
+    saved += [t + ('.npz' if n == 'lr' else '.params') for (n, _), t in tags.items()]
     log(f"\nwrote {out}/metrics.json, {', '.join(saved + ['feature_map.json', 'config.json'])}; "
         f"a line in {config.results_path} ({time.perf_counter() - start:.1f} s)")
     return doc
