@@ -43,12 +43,15 @@ def summarize(labels, p, bins=BINS):
                      'observed': [float(x) if c else None for x, c in zip(rate, count)]}}
 
 
-def plot(calibrations, title=None, labels=LABELS):
+def plot(calibrations, title=None, labels=LABELS, axes=None):
     """calibrations: {model name: summarize(...)}. Returns a matplotlib figure: the reliability
-    diagram above, the rows per bin (log scale) below."""
+    diagram above, the rows per bin (log scale) below (or draws on axes=(top, bottom))."""
     labels = labels or {}
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(5, 5.6), sharex=True,
-                                      gridspec_kw={'height_ratios': [3, 1]})
+    if axes is None:
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(5, 5.6), sharex=True,
+                                          gridspec_kw={'height_ratios': [3, 1]})
+    else:
+        (top, bottom), fig = axes, axes[0].figure
     top.plot([0, 1], [0, 1], color='gray', linestyle='--', linewidth=1, label='calibrated')
     names = list(calibrations)
     width = 1 / BINS / (len(names) + 1)
@@ -72,7 +75,8 @@ def plot(calibrations, title=None, labels=LABELS):
     bottom.grid(True, alpha=0.3)
     if title:
         top.set_title(title, fontsize=10)
-    fig.tight_layout()
+    if axes is None:
+        fig.tight_layout()
     return fig
 
 
