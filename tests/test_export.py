@@ -18,24 +18,10 @@ from d2l_deepfm.inputs.checks import is_header
 from d2l_deepfm.inputs.criteo_synthetic import write_criteo
 from d2l_deepfm.serving import scorer
 from d2l_deepfm.serving.export import check_rows, onnx_probabilities
+from test_predict import lines_of, probabilities, write    # tests/ is on sys.path (pytest)
 
 OPS = {'Gather', 'ReduceSum', 'MatMul', 'Mul', 'Sub', 'Add', 'Gemm', 'Relu', 'Sigmoid', 'Reshape'}
 VENV = os.path.join(os.path.expanduser('~'), '.cache', 'd2l_deepfm', 'scorer-venv')
-
-
-def lines_of(path):
-    with open(path) as f:
-        return f.read().splitlines()
-
-
-def write(path, lines, newline='\n'):
-    with open(path, 'w', newline='') as f:
-        f.write(newline.join(lines) + newline)
-    return str(path)
-
-
-def probabilities(path):
-    return onp.array([float(x) for x in lines_of(path)])
 
 
 @pytest.fixture(scope='module')
