@@ -80,3 +80,11 @@ def device_list(text):
     if not names or len(set(names)) != len(names):
         raise argparse.ArgumentTypeError(f'expected distinct devices like cpu:0,cpu:1, got {text!r}')
     return [n if ':' in n else n + ':0' for n in names]
+
+
+def name_list(text):
+    """Comma-separated column names (or shell patterns) for --drop and --numeric."""
+    names = [n.strip() for n in text.split(',') if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f'expected comma-separated column names, got {text!r}')
+    return names
