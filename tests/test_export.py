@@ -18,7 +18,8 @@ from d2l_deepfm.inputs.checks import is_header
 from d2l_deepfm.inputs.criteo_synthetic import write_criteo
 from d2l_deepfm.serving import scorer
 from d2l_deepfm.serving.export import check_rows, onnx_probabilities
-from test_predict import lines_of, probabilities, write    # tests/ is on sys.path (pytest)
+from test_own_data import avazu_lines          # tests/ is on sys.path (pytest)
+from test_predict import lines_of, probabilities, write
 
 OPS = {'Gather', 'ReduceSum', 'MatMul', 'Mul', 'Sub', 'Add', 'Gemm', 'Relu', 'Sigmoid', 'Reshape'}
 VENV = os.path.join(os.path.expanduser('~'), '.cache', 'd2l_deepfm', 'scorer-venv')
@@ -186,8 +187,6 @@ def test_score_py_runs_under_another_python_without_mxnet(exported, full_run, sm
         assert onp.abs(probabilities(out) - expected).max() <= 1e-5
 
 
-@pytest.mark.skipif('csv' not in train.build_parser()._option_string_actions['--format'].choices,
-                    reason='needs --format csv (issue 12: inputs/tabular.py)')
 def test_csv_layout_gzip_and_stdin_read_as_predict_reads_them(small_ctr, tmp_path):
     import gzip
     header = 'click,' + ','.join(f'f{i}' for i in range(1, 35))
@@ -213,3 +212,20 @@ def test_csv_layout_gzip_and_stdin_read_as_predict_reads_them(small_ctr, tmp_pat
                           input=open(tmp_path / 'test.csv', 'rb').read(), capture_output=True)
     assert done.returncode == 0, done.stderr
     assert onp.abs(onp.array([float(x) for x in done.stdout.split()]) - expected).max() <= 1e-5
+
+
+def test_avazu_hours_are_split_as_in_training(tmp_path):
+    """Avazu's hour column feeds two fields (hour of day, day of week): layout.py's rule."""
+    write(tmp_path / 'train.csv', avazu_lines(1200))
+    run = str(tmp_path / 'run')
+    assert train.main(['--format', 'avazu', '--train', str(tmp_path / 'train.csv'), '--test-fraction', '0.2',
+                       '--model', 'fm', '--epochs', '1', '--num-factors', '4', '--out', run,
+                       '--no-progress']) == 0
+    assert export.main(['--model-dir', run, '--out', str(tmp_path / 'exp')]) == 0
+    lines = avazu_lines(60, seed=5)
+    unlabelled = [','.join(f for i, f in enumerate(line.split(',')) if i != 1) for line in lines]
+    src, bare = write(tmp_path / 'new.csv', lines), write(tmp_path / 'bare.csv', unlabelled)
+    expected = predict_file(run, 'fm', src, str(tmp_path / 'p.txt'))
+    assert len(set(onp.round(expected, 6))) > 5          # the rows differ, hours included
+    for path in (src, bare):
+        assert onp.abs(scorer.score(path, str(tmp_path / 'exp')) - expected).max() <= 1e-5
