@@ -36,7 +36,8 @@ def between(low, high, include_low=False):
         value = _number(float, text)
         if not (low <= value if include_low else low < value) or not value < high:
             raise argparse.ArgumentTypeError(
-                f"expected a number in {'[' if include_low else '('}{low:g}, {high:g}), got {text!r}")
+                f"expected a number between {low:g}{' (included)' if include_low else ''} and "
+                f'{high:g}, got {text!r}')
         return value
     return parse
 

@@ -105,6 +105,14 @@ def test_the_store_reads_avazu_and_gzip_like_the_in_memory_reader(avazu_run, tmp
     fmap = json.loads(open(os.path.join(store, 'feature_map.json')).read())
     assert fmap['feat_mapper'] == {str(k): v for k, v in tr.feat_mapper.items()}
     assert (onp.load(os.path.join(store, 'train.features.npy')) == tr.features).all()
+    # a model trained from the store scores new rows read with the store's layout
+    run = str(tmp_path / 'run')
+    assert train.main(['--data-store', store, '--model', 'fm', '--epochs', '1', '--num-factors', '4',
+                       '--out', run, '--no-progress']) == 0
+    assert json.loads(open(os.path.join(run, 'feature_map.json')).read())['layout'] == report['layout']
+    assert predict.main(['--model-dir', run, '--input', write(tmp_path / 'new.csv', avazu_lines(30, 7)),
+                         '--output', str(tmp_path / 'p.txt')]) == 0
+    assert len(open(tmp_path / 'p.txt').read().split()) == 30
 
 
 def test_criteo_csv_headers_and_compare_with_a_test_fraction(tmp_path):

@@ -181,8 +181,11 @@ def _check_header(name, names, first, sep, what):
     if len(names) == 1:
         other = '\t' if sep == ',' else ','
         found = first.count(other) + 1
-        hint = f' but {found} {SEPARATOR_NAMES[other]}-separated ones: --format ' \
-            f'{"tsv" if other == chr(9) else "csv"}?' if found > 1 else ''
+        guess = 'tsv' if other == '\t' else 'csv'
+        if other == '\t' and first.split('\t')[0] in ('0', '1'):        # label-first, no header
+            guess = {40: 'criteo', 35: 'd2l'}.get(found, 'tsv (with a header line)')
+        hint = f' but {found} {SEPARATOR_NAMES[other]}-separated ones: --format {guess}?' \
+            if found > 1 else ''
         raise DataError(f'{name}: the header line has 1 {what} field{hint}')
     for i, n in enumerate(names, 1):
         if L.numeric_token(n)[:1] in ('v', 'b'):
