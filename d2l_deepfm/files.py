@@ -12,6 +12,20 @@ import threading
 
 from .errors import DataError
 
+CRASH_AT = 'D2L_DEEPFM_CRASH_AT'          # tests: SIGKILL this process at the N-th write step
+_steps = [0]
+
+
+def crash_point():
+    """A write step: with the environment variable D2L_DEEPFM_CRASH_AT=N, the process kills
+    itself (SIGKILL, no clean-up) at the N-th step, so tests can crash a command at every
+    step of its writes (tests/test_robustness.py). Otherwise nothing."""
+    at = os.environ.get(CRASH_AT)
+    if at:
+        _steps[0] += 1
+        if _steps[0] == int(at):
+            os.kill(os.getpid(), signal.SIGKILL)
+
 
 def atomic_write(path, write):
     """Call write(tmp) to create a temporary file, sync it, then rename it to `path`.
@@ -21,6 +35,7 @@ def atomic_write(path, write):
         write(tmp)
         with open(tmp, 'rb+') as f:
             os.fsync(f.fileno())
+        crash_point()
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

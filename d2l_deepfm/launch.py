@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 
+from .options import positive
 from .scale.launcher import Job, free_port, plan, read_hosts, route_address
 
 
@@ -21,8 +22,8 @@ def build_parser():
                                 description=__doc__.split('\n')[0].split(': ', 1)[1],
                                 usage='%(prog)s -n WORKERS [-s SERVERS] [--hosts FILE] '
                                       '[--timeout S] -- COMMAND...')
-    p.add_argument('-n', '--num-workers', type=int, required=True)
-    p.add_argument('-s', '--num-servers', type=int, default=1)
+    p.add_argument('-n', '--num-workers', type=positive(int), required=True)
+    p.add_argument('-s', '--num-servers', type=positive(int), default=1)
     p.add_argument('--hosts', help='host file (one `host` or `host:ssh_port` a line): run '
                    'servers and workers there over ssh; default: all here on 127.0.0.1')
     p.add_argument('--root-uri', help='address of this machine as the hosts see it (with '
@@ -31,7 +32,7 @@ def build_parser():
                    'default lo locally, ps-lite picks one over ssh)')
     p.add_argument('--env', action='append', default=[], metavar='NAME=VALUE',
                    help='extra environment for every process (repeatable)')
-    p.add_argument('--timeout', type=float, default=86400,
+    p.add_argument('--timeout', type=positive(float), default=86400,
                    help='stop the whole job after this many seconds (default 86400)')
     p.add_argument('command', nargs=argparse.REMAINDER, help='-- COMMAND...')
     return p

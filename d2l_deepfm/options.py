@@ -23,6 +23,16 @@ def positive(kind):
     return parse
 
 
+def at_most(parse, limit):
+    """parse, then refuse a value above `limit` (sizes that could only exhaust memory)."""
+    def checked(text):
+        value = parse(text)
+        if value > limit:
+            raise argparse.ArgumentTypeError(f'expected at most {limit}, got {text!r}')
+        return value
+    return checked
+
+
 def non_negative_int(text):
     value = _number(int, text)
     if value < 0:

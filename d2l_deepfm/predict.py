@@ -6,9 +6,10 @@ without the label column. The output has one click probability per input row, in
 are reported too (serving/predict.py).
 """
 import argparse
+import os
 import sys
 
-from .errors import run_command
+from .errors import ConfigError, run_command
 from .experiment.config import MODELS
 from .files import write_text
 from .options import device_list
@@ -28,10 +29,23 @@ def build_parser():
     return p
 
 
+def same_file(a, b):
+    """True if paths a and b name the same file (one path, or links to one file)."""
+    if os.path.abspath(a) == os.path.abspath(b) or os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
 
     def score():
+        if args.output and same_file(args.output, args.input):
+            raise ConfigError(f'--output {args.output} is the --input file: it would be '
+                              'overwritten; give another --output')
         from .experiment.run import parse_devices     # late: loads MXNet (--help stays fast)
         from .serving.predict import predict_file
         p, labels, metrics = predict_file(args.model_dir, args.input, args.model,

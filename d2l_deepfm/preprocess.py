@@ -9,8 +9,9 @@ import argparse
 import sys
 
 from .errors import run_command
+from .files import sigterm_as_interrupt
 from .inputs.formats import FORMATS
-from .options import positive
+from .options import at_most, positive
 
 
 def build_parser():
@@ -25,9 +26,10 @@ def build_parser():
     p.add_argument('--out', required=True, help='store folder')
     p.add_argument('--min-threshold', type=positive(int), default=4,
                    help='values seen fewer times in training map to the field default (chapter: 4)')
-    p.add_argument('--block-mb', type=positive(float), default=16, help='MiB of text per block (default 16)')
-    p.add_argument('--workers', type=positive(int), default=None,
-                   help='parsing processes (default: the CPUs but one, 1 to 4)')
+    p.add_argument('--block-mb', type=at_most(positive(float), 4096), default=16,
+                   help='MiB of text per block (default 16, at most 4096)')
+    p.add_argument('--workers', type=at_most(positive(int), 64), default=None,
+                   help='parsing processes (default: the CPUs but one, 1 to 4; at most 64)')
     p.add_argument('--debug', action='store_true', help='show tracebacks')
     return p
 
@@ -38,9 +40,15 @@ def main(argv=None):
 
     def build():
         from .scale.preprocess import preprocess    # late: keeps --help light
-        reports.append(preprocess(args.format, args.input, args.out, args.test, args.valid,
-                                  args.min_threshold, args.block_mb, args.workers))
-    status = run_command(build, args.debug, args.out)
+        with sigterm_as_interrupt():
+            reports.append(preprocess(args.format, args.input, args.out, args.test, args.valid,
+                                      args.min_threshold, args.block_mb, args.workers))
+    try:
+        status = run_command(build, args.debug, args.out)
+    except KeyboardInterrupt:
+        print(f'interrupted; {args.out} is as it was before (nothing of this preprocess is '
+              'kept)', file=sys.stderr)
+        return 130
     if status:
         return status
     report = reports[0]

@@ -160,8 +160,18 @@ def main(argv=None, prog='python -m d2l_deepfm.train', description=DESCRIPTION, 
               f'({Run(out).progress()}); try a smaller --lr in a new --out', file=sys.stderr)
         return 3
 
+    def out_of_memory(e):
+        from .experiment.memory import explain     # late: MXNet is loaded by now
+        message = explain(e)
+        if message is None:
+            raise e
+        print(f'error: {message}', file=sys.stderr)
+        return 2
+
     try:
-        return run_command(train, args.debug, out, [(TrainingDiverged, diverged)])
+        return run_command(train, args.debug, out, [(TrainingDiverged, diverged),
+                                                    (MemoryError, out_of_memory),
+                                                    (RuntimeError, out_of_memory)])
     except KeyboardInterrupt:
         print(f'interrupted; saved in {out}/checkpoints: {Run(out).progress()}; '
               'continue with --resume', file=sys.stderr)

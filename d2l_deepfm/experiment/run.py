@@ -10,15 +10,15 @@ epoch (--resume continues from it: experiment.checkpoints), and appends a line t
 CSV. With a validation set, `final` is the test record of the best validation epoch and the
 saved parameters are that epoch's.
 """
+import contextlib
 import dataclasses
-import hashlib
 import os
 import platform
 import time
 
 import mxnet as mx
 
-from .. import __version__, training
+from .. import __version__, folders, training
 from ..mapping import save_feature_map
 from ..errors import ConfigError, DataError, TrainingDiverged
 from ..files import atomic_write, write_json
@@ -30,7 +30,8 @@ from ..scale.cluster import Cluster
 from ..scale.store import load_for_training
 from . import report
 from .baseline import train_lr
-from .checkpoints import ModelCheckpoint, Run
+from .checkpoints import ModelCheckpoint, Run, resume_settings
+from .memory import check_fits
 from .splits import load_splits
 from .stats import summarize
 from .stopping import EarlyStopping, best_record
@@ -115,11 +116,12 @@ def check_input(train, test, strict, log):
 
 
 def train_one(name, train, test, config, devices, log=print, valid=None, seed=None, tag=None,
-              cluster=None, save=True, penalties=None):
+              cluster=None, save=True, penalties=None, results=None):
     """Train one model with one seed; with a validation set, `final` is the test record of the
     best validation epoch (`best_epoch`) and the saved parameters are that epoch's. `tag` names
     the checkpoint and the parameters file (default: the model's name); save=False writes
-    neither (the trials of --wd auto); penalties: {wd, wd_embedding} replacing the config's."""
+    neither (the trials of --wd auto); penalties: {wd, wd_embedding} replacing the config's;
+    results: the folder the parameters are written to (the run's staging folder)."""
     cluster = cluster or Cluster()
     seed = config.train.seed if seed is None else seed
     tag = tag or name
@@ -133,6 +135,7 @@ def train_one(name, train, test, config, devices, log=print, valid=None, seed=No
     if sparse.choose(setting, int(train.field_dims.sum())):
         settings['sparse_grad'] = True       # recorded only when on: the chapter's config is unchanged
         log(f'{name}: row-sparse embedding gradients, lazy Adam (--sparse-grad {config.model.sparse_grad})')
+    check_fits(tag, int(train.field_dims.sum()), settings, devices)
     rng = training.seed_everything(seed)
     net = training.initialize(build_model(name, train.field_dims, settings), devices)
     trainer = training.make_trainer(net, settings['lr'], kvstore=cluster.kvstore,
@@ -168,26 +171,15 @@ def train_one(name, train, test, config, devices, log=print, valid=None, seed=No
         log(f'{name} (seed {seed}): best validation logloss {stopper.best:.4f} at epoch '
             f'{stopper.best_epoch} of {len(history)}')
     if cluster.writes_outputs and save:
-        atomic_write(os.path.join(out, f'{tag}.params'), net.save_parameters)
+        atomic_write(os.path.join(results or out, f'{tag}.params'), net.save_parameters)
     return result
-
-
-def resume_settings(config, info, train):
-    """What a resumed run must share with the run it continues (checkpoints.Run)."""
-    d, m, t = config.data, config.model, config.train
-    return {'batch_size': t.batch_size, 'loss': m.loss, 'seed': t.seed,
-            'min_threshold': d.min_threshold, 'format': d.format,
-            'train_rows': info['train_rows'], 'test_rows': info['test_rows'],
-            'seeds': t.seeds, 'valid': d.valid, 'valid_fraction': d.valid_fraction,
-            'patience': t.patience, 'wd': m.wd, 'wd_embedding': m.wd_embedding,
-            'field_dims_sha1': hashlib.sha1(train.field_dims.tobytes()).hexdigest()}
 
 
 def versions():
     return {'d2l_deepfm': __version__, 'mxnet': mx.__version__, 'python': platform.python_version()}
 
 
-def train_models(config, train, valid, test, devices, cluster, tags, log):
+def train_models(config, train, valid, test, devices, cluster, tags, log, results=None):
     """{model: [result per seed]} and the --wd auto trials ({model: ...})."""
     runs, tuning = {}, {}
     seeds = config.seeds
@@ -203,22 +195,32 @@ def train_models(config, train, valid, test, devices, cluster, tags, log):
                                           log, seeds[0])
             penalties = tuning[name]['chosen']
         runs[name] = [train_one(name, train, test, config, devices, log, valid=valid, seed=seed,
-                                tag=tags[name, seed], cluster=cluster, penalties=penalties)
+                                tag=tags[name, seed], cluster=cluster, penalties=penalties,
+                                results=results)
                       for seed in seeds]
     return runs, tuning
 
 
 def run(config, log=print):
-    """Train the config's models on its data; write the run folder; return metrics.json's document."""
+    """Train the config's models on its data; write the run folder; return metrics.json's
+    document. The folder is a transaction (folders.py): locked while the run lasts, its
+    results staged and published together at the end (the checkpoints are for --resume)."""
+    with contextlib.ExitStack() as stack:
+        return _run(config, log, stack)
+
+
+def _run(config, log, stack):
     start = time.perf_counter()
     config.check()
     out, names, seeds = config.output.out, config.model.names, config.seeds
     cluster = Cluster(config.train.kvstore)
-    checkpoints = None
+    checkpoints = stage = None
     if not cluster.writes_outputs:        # workers other than rank 0 train and write nothing
         log = lambda *a, **k: None        # noqa: E731
     else:
         os.makedirs(out, exist_ok=True)
+        stack.enter_context(folders.exclusive(out, '--out'))
+        stage = stack.enter_context(folders.Staging(out))
         if not cluster.distributed:
             checkpoints = Run(out)
             checkpoints.begin(config.output.resume, log)
@@ -230,10 +232,10 @@ def run(config, log=print):
         raise ConfigError('--wd auto picks the penalties on a validation set: add --valid FILE or '
                           '--valid-fraction F')
     if cluster.writes_outputs:
-        write_json(os.path.join(out, 'config.json'),
+        write_json(stage.file('config.json'),
                    {**config.to_dict(), 'digest': config.digest(), 'data_files': info,
                     'versions': versions()})
-        save_feature_map(os.path.join(out, 'feature_map.json'), train,
+        save_feature_map(stage.file('feature_map.json'), train,
                          min_threshold=config.data.min_threshold, format=info.get('format', 'd2l'))
     devices = parse_devices(config.train.devices)
     log(f'devices: {devices}' + (f', kvstore {cluster.name}: {cluster.num_workers} workers'
@@ -242,10 +244,11 @@ def run(config, log=print):
     tags = {(name, seed): name if i == 0 else f'{name}-seed{seed}'
             for name in names for i, seed in enumerate(seeds)}
     if checkpoints:
-        checkpoints.start(config.output.resume, resume_settings(config, info, train),
+        checkpoints.start(config.output.resume, resume_settings(config, info, train, valid, test),
                           [t for (n, _), t in tags.items() if n != 'lr'], config.train.epochs)
     try:
-        runs, tuning = train_models(config, train, valid, test, devices, cluster, tags, log)
+        runs, tuning = train_models(config, train, valid, test, devices, cluster, tags, log,
+                                    stage.path if stage else None)
     except TrainingDiverged:
         if checkpoints:
             checkpoints.finish('diverged')
@@ -254,15 +257,16 @@ def run(config, log=print):
         return None
     doc = report_run(config, runs, tuning, info, devices, cluster, seeds)
     doc['wall_seconds'] = time.perf_counter() - start
-    write_json(os.path.join(out, 'metrics.json'), doc)
+    write_json(stage.file('metrics.json'), doc)
     curves = [n for n in names if doc[n]['epochs']]          # lr has no epochs
     if curves:
         fig = report.plot_convergence(
             {n: doc[n]['epochs'] for n in curves},
             title=f"{' vs '.join(report.LABELS[n] for n in curves)} ({info['source']} data)",
             best={n: doc[n]['best_epoch'] for n in curves if 'best_epoch' in doc[n]})
-        atomic_write(os.path.join(out, 'convergence.png'),
+        atomic_write(stage.file('convergence.png'),
                      lambda tmp: fig.savefig(tmp, dpi=100, format='png'))
+    stage.publish('run', config_digest=config.digest())
     if checkpoints:
         checkpoints.finish('done')
     report.append_result(config.results_path, report.results_row(

@@ -6,8 +6,10 @@ text (NUL bytes, invalid UTF-8, compressed archives), naming the line; after par
 a header line. The other helpers run only when something is wrong or asked for: they rescan
 the file in Python to name the offending line, so the fast parser never has to track lines.
 
-A header is a first line whose label field is a word (`label`, `click`, `Label` ...), not a
-number and not a yes/no-like value (those are bad labels and are reported as such).
+A header is a first line that holds column names, never data (`is_header`, the one rule of
+every reader): with a label column, its label field is a name (`label`, `click`, `Label` ...:
+not a number, not a hash such as `fb015c22`, not a yes/no-like value, which are bad labels and
+reported as such); without one (rows to score), every field is a name.
 """
 import codecs
 import functools
@@ -22,22 +24,32 @@ MAGIC = {b'\x1f\x8b': 'gzip-compressed', b'PK\x03\x04': 'a zip archive', b'BZh':
          b'\xfd7zXZ\x00': 'xz-compressed'}
 NOT_HEADERS = {'yes', 'no', 'true', 'false', 'y', 'n', 't', 'f'}
 WORD = re.compile(r'[A-Za-z_][A-Za-z0-9_ .\-]*')
+HASH = re.compile(r'[0-9a-fA-F]{6,}')      # hashed values (Criteo, Avazu: 8 hex digits) are data
 
 
 def _error(message):
     return DataError(message)
 
 
-def is_header(line):
-    """True if `line` (one line of text) looks like a header: its first field is a column name."""
-    first = line.rstrip('\r\n').split('\t', 1)[0].strip()
-    if not WORD.fullmatch(first) or first.lower() in NOT_HEADERS:
+def is_name(field):
+    """A column name: a word that is not a number ('nan', '1e3') and not a hashed value."""
+    if not WORD.fullmatch(field) or HASH.fullmatch(field):
         return False
     try:
-        float(first)                     # 'nan', 'inf', '1e3' are numbers, not names
+        float(field)
         return False
     except ValueError:
         return True
+
+
+def is_header(line, labeled=True):
+    """True if `line` (the first line of a file) is a header: with a label column (labeled),
+    its label field is a column name; without one, every non-empty field is."""
+    fields = [f.strip() for f in line.rstrip('\r\n').split('\t')]
+    if labeled:
+        return is_name(fields[0]) and fields[0].lower() not in NOT_HEADERS
+    names = [f for f in fields if f]
+    return bool(names) and all(is_name(f) for f in names)
 
 
 def check_text_file(path, whole=True):
@@ -114,10 +126,10 @@ def checked_input(read_table):
     """Decorate read_table(path, num_columns) -> (frame, skipped): input checks before the
     parse, and the header line (if any) dropped after it (not counted as skipped)."""
     @functools.wraps(read_table)
-    def wrapper(path, num_columns, *args, **kwargs):
+    def wrapper(path, num_columns, *args, labeled=True, **kwargs):
         first = check_text_file(path)
         frame, skipped = read_table(path, num_columns, *args, **kwargs)
-        if is_header(first):
+        if is_header(first, labeled):
             if first.rstrip('\r\n').count('\t') + 1 == num_columns:
                 frame = frame.iloc[1:].reset_index(drop=True)      # it was parsed as row 0
             else:
@@ -126,7 +138,7 @@ def checked_input(read_table):
     return wrapper
 
 
-def _content_lines(path):
+def _content_lines(path, labeled=True):
     """(line number, text) of each non-blank line after a header line, if any (slow path)."""
     with open(path, encoding='utf-8', newline='') as f:
         seen_first = False
@@ -136,7 +148,7 @@ def _content_lines(path):
                 continue
             if not seen_first:
                 seen_first = True
-                if is_header(line):
+                if is_header(line, labeled):
                     continue
             yield number, line
 
@@ -157,9 +169,9 @@ def line_of_row(path, num_columns, row):
     return None
 
 
-def first_malformed_line(path, num_columns):
+def first_malformed_line(path, num_columns, labeled=True):
     """(line number, field count) of the first non-blank, non-header line with the wrong count."""
-    for number, line in _content_lines(path):
+    for number, line in _content_lines(path, labeled):
         count = line.count('\t') + 1
         if count != num_columns:
             return number, count

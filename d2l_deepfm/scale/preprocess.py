@@ -32,7 +32,7 @@ import types
 import numpy as onp
 import pandas as pd
 
-from .. import mapping
+from .. import folders, mapping
 from ..errors import ConfigError, DataError
 from ..files import write_json
 from ..inputs.formats import NUM_FEAT as FORMATS
@@ -65,7 +65,22 @@ def peak_rss_mb():
 
 def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_threshold=4,
                block_mb=16, workers=None, log=print):
-    """Build the store in `out`; return the report written to out/store.json."""
+    """Build the store in `out`; return the report written to out/store.json.
+
+    The store is a transaction (folders.py): `out` is locked while it is built, every file is
+    written to a staging folder and published with the manifest last, so a preprocess that
+    fails or is stopped leaves the previous store in `out` as it was."""
+    if fmt not in FORMATS:
+        raise ConfigError(f'unknown format {fmt!r} (expected one of {", ".join(FORMATS)})')
+    with folders.exclusive(out, '--out'), folders.Staging(out) as stage:
+        report = _build(fmt, train_path, stage.path, test_path, valid_path, min_threshold,
+                        block_mb, workers, log)
+        stage.publish('store', format=fmt)
+    return report
+
+
+def _build(fmt, train_path, out, test_path, valid_path, min_threshold, block_mb, workers, log):
+    """The store's files, written into `out` (the staging folder)."""
     if fmt not in FORMATS:
         raise ConfigError(f'unknown format {fmt!r} (expected one of {", ".join(FORMATS)})')
     workers = workers or max(1, min((os.cpu_count() or 1) - 1, 4))   # a core for the merge

@@ -11,7 +11,7 @@ import os
 import mxnet as mx
 import numpy as onp
 
-from .. import training
+from .. import folders, training
 from ..data import CTRDataset
 from ..errors import DataError
 from ..experiment.config import MODELS
@@ -24,26 +24,26 @@ from ..models import build_model
 
 
 def load_model(model_dir, name, devices):
-    """(net, feature map (feat_mapper, defaults, document)) of model `name` trained into `model_dir`."""
-    if not os.path.isdir(model_dir):
-        raise DataError(f'{model_dir}: no such directory; give the --out folder of a training run')
-    metrics = read_json(os.path.join(model_dir, 'metrics.json'), what='metrics file')
-    if metrics is None:
-        raise DataError(f'{model_dir}: no metrics.json; it is not a finished training run '
-                        '(train with python -m d2l_deepfm.train --out DIR, or --resume it)')
+    """(net, feature map (feat_mapper, defaults, document)) of model `name` trained into `model_dir`.
+    Only a finished run's published files, checked against its manifest (folders.reading)."""
+    with folders.reading(model_dir, ['metrics.json', 'feature_map.json'], 'run') as manifest:
+        return _load_model(model_dir, name, devices, manifest)
+
+
+def _load_model(model_dir, name, devices, manifest):
+    metrics = read_json(os.path.join(model_dir, 'metrics.json'), what='metrics file',
+                        missing_ok=False)
     trained = [m for m in MODELS if m in metrics]
     name = name or ('deepfm' if 'deepfm' in trained else trained[0] if trained else 'fm')
     params = os.path.join(model_dir, f'{name}.params')
     if name not in metrics or not os.path.isfile(params):
         raise DataError(f'{model_dir}: no trained {name} model (trained: {", ".join(trained) or "none"})')
-    feature_map = os.path.join(model_dir, 'feature_map.json')
-    if not os.path.isfile(feature_map):
-        raise DataError(f'{model_dir}: no feature_map.json; it is not a finished training run')
-    feat_mapper, defaults, doc = load_feature_map(feature_map)
+    folders.check_file(model_dir, f'{name}.params', manifest['files'].get(f'{name}.params'))
+    feat_mapper, defaults, doc = load_feature_map(os.path.join(model_dir, 'feature_map.json'))
     try:
         settings = metrics[name]['config']
         net = build_model(name, doc['field_dims'], settings)
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, AssertionError) as e:
         raise DataError(f'{model_dir}/metrics.json: no usable settings for {name} '
                         f'({type(e).__name__}: {e}); train again') from None
     try:
@@ -55,29 +55,33 @@ def load_model(model_dir, name, devices):
     return net, (feat_mapper, defaults, doc)
 
 
-def data_fields(path):
-    """Field count of the first data line (after a header, if any) of a checked text file."""
+def data_fields(path, num_feat):
+    """(field count of the first data line, whether the file has a header) of a checked text
+    file; the first line is a header only by inputs.checks.is_header's rule (with a label
+    column if it has num_feat + 1 fields), never a data row whose first value is a word."""
     first = check_text_file(path)
+    header = is_header(first, labeled=first.count('\t') + 1 == num_feat + 1)
     with open(path, encoding='utf-8', newline='') as f:
         lines = (line.rstrip('\r\n') for line in f)
         lines = (line for line in lines if line)
         line = next(lines)
-        if is_header(first):
+        if header:
             line = next(lines, line)
-    return line.count('\t') + 1
+    return line.count('\t') + 1, header
 
 
 def read_rows(path, feature_map):
     """(labels or None, CTRDataset of the rows) with the training run's feature map."""
     feat_mapper, defaults, doc = feature_map
     num_feat, fmt = int(doc['num_feat']), doc.get('format', 'd2l')
-    n = data_fields(path)
+    n, _ = data_fields(path, num_feat)
     if n not in (num_feat, num_feat + 1):
         raise DataError(f'{path}: the first row has {n} tab-separated fields; the model expects '
                         f'{num_feat + 1} (label + {num_feat} fields) or {num_feat} (no label)')
-    frame, skipped = read_table(path, n)
+    labeled = n == num_feat + 1
+    frame, skipped = read_table(path, n, labeled=labeled)
     if skipped:
-        line, count = first_malformed_line(path, n)
+        line, count = first_malformed_line(path, n, labeled)
         raise DataError(f'{path}, line {line}: {count} tab-separated fields, expected {n} like the '
                         f'first row ({skipped} such rows); every row needs a probability: fix the file')
     if len(frame) == 0:
