@@ -12,19 +12,22 @@ import threading
 
 from .errors import DataError
 
-CRASH_AT = 'D2L_DEEPFM_CRASH_AT'          # tests: SIGKILL this process at the N-th write step
+CRASH_AT = 'D2L_DEEPFM_CRASH_AT'          # tests: signal this process at the N-th write step
+CRASH_SIGNAL = 'D2L_DEEPFM_CRASH_SIGNAL'  # KILL (default), INT (Ctrl-C) or TERM
 _steps = [0]
 
 
 def crash_point():
-    """A write step: with the environment variable D2L_DEEPFM_CRASH_AT=N, the process kills
-    itself (SIGKILL, no clean-up) at the N-th step, so tests can crash a command at every
-    step of its writes (tests/test_robustness.py). Otherwise nothing."""
+    """A write step: with the environment variable D2L_DEEPFM_CRASH_AT=N, the process sends
+    itself SIGKILL (no clean-up; or the signal D2L_DEEPFM_CRASH_SIGNAL names) at the N-th step,
+    so tests can stop a command at every step of its writes (tests/test_robustness.py).
+    Otherwise nothing."""
     at = os.environ.get(CRASH_AT)
     if at:
         _steps[0] += 1
         if _steps[0] == int(at):
-            os.kill(os.getpid(), signal.SIGKILL)
+            name = os.environ.get(CRASH_SIGNAL, 'KILL')
+            os.kill(os.getpid(), getattr(signal, 'SIG' + name))
 
 
 def atomic_write(path, write):

@@ -28,7 +28,7 @@ import os
 import shutil
 
 from .errors import DataError, UserError
-from .files import crash_point, read_json, write_json
+from .files import crash_point, deferred_interrupt, read_json, write_json
 
 MANIFEST = 'manifest.json'
 LOCK, PUBLISH_LOCK, STAGING = '.lock', '.publish.lock', '.staging-'
@@ -86,6 +86,8 @@ def exclusive(folder, flag='--out'):
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         for stale in glob.glob(os.path.join(folder, STAGING + '*')):
             shutil.rmtree(stale, ignore_errors=True)
+        for stale in glob.glob(os.path.join(folder, '*', '*.tmp[0-9]*')):   # checkpoints'
+            os.remove(stale)
         yield
     finally:
         os.close(fd)                   # releases the lock
@@ -94,14 +96,11 @@ def exclusive(folder, flag='--out'):
 @contextlib.contextmanager
 def _publish_lock(folder, shared):
     path = os.path.join(folder, PUBLISH_LOCK)
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:                               # readers never create it (nothing was published yet)
+        fd = os.open(path, os.O_RDONLY) if shared else os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:                # a read-only folder without the lock file: no writer
-            yield
-            return
+        yield
+        return
     try:
         fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
@@ -131,14 +130,15 @@ class Staging:
         return os.path.join(self.path, name)
 
     def publish(self, kind, **info):
-        """Move every staged file into the folder and write the manifest naming them, last."""
+        """Move every staged file into the folder and write the manifest naming them, last
+        (Ctrl-C or SIGTERM meanwhile takes effect once it is done)."""
         names = sorted(n for n in os.listdir(self.path) if os.path.isfile(self.file(n)))
         files = {}
         for name in names:
             size, sha1 = digest(self.file(name))
             files[name] = {'bytes': size, 'sha1': sha1}
         manifest = os.path.join(self.folder, MANIFEST)
-        with _publish_lock(self.folder, shared=False):
+        with deferred_interrupt(), _publish_lock(self.folder, shared=False):
             old = _old_files(manifest)
             if os.path.exists(manifest):
                 os.remove(manifest)
@@ -151,7 +151,8 @@ class Staging:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(os.path.join(self.folder, name))
             _sync_dir(self.folder)
-            write_json(manifest, {'kind': kind, 'files': files, **info})
+            write_json(self.file(MANIFEST), {'kind': kind, 'files': files, **info})
+            os.replace(self.file(MANIFEST), manifest)
             _sync_dir(self.folder)
 
 

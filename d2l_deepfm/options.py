@@ -4,6 +4,13 @@ import argparse
 import math
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one line for a usage mistake: `error: ...` on stderr, exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f'error: {message}; see {self.prog} --help\n')
+
+
 def _number(kind, text):
     try:
         value = kind(text)

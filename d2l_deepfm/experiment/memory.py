@@ -11,7 +11,8 @@ import mxnet as mx
 from ..errors import ConfigError
 
 COPIES = 4                 # parameters, gradients, Adam's mean and variance
-OOM = ('out of memory', 'std::bad_alloc', 'failed to allocate', 'cudamalloc failed',
+MAX_ELEMENTS = (1 << 31) - 1      # MXNet 1.9 as shipped (no USE_INT64_TENSOR_SIZE): per tensor
+OOM = ('larger than 2^31 elements', 'out of memory', 'std::bad_alloc', 'failed to allocate', 'cudamalloc failed',
        'memoryerror', 'cannot allocate memory')
 
 
@@ -41,7 +42,14 @@ def model_bytes(num_features, settings):
 
 
 def check_fits(name, num_features, settings, devices):
-    """ConfigError (one line) if training `name` cannot fit in the devices' free memory."""
+    """ConfigError (one line) if training `name` cannot fit in the devices' free memory, or
+    its embedding is larger than one MXNet tensor can be."""
+    k = int(settings.get('num_factors', 1))
+    if num_features * k > MAX_ELEMENTS:
+        raise ConfigError(f'{name}: {num_features} features x {k} factors = {num_features * k} '
+                          'parameters in one embedding, more than MXNet 1.9 holds in a tensor '
+                          f'({MAX_ELEMENTS}): use a smaller --num-factors or a larger '
+                          '--min-threshold (fewer features)')
     need = model_bytes(num_features, settings)
     free, copies = available_bytes(devices)
     if free is not None and need * copies > free:
