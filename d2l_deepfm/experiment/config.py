@@ -227,7 +227,10 @@ class RunConfig:
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ConfigError(f'{source}: not a run config of this package ({type(e).__name__}: '
                               f'{e})') from None
-        return cls(**parts, command=doc.get('command')).check()
+        try:
+            return cls(**parts, command=doc.get('command')).check()
+        except ConfigError as e:
+            raise ConfigError(f'{source}: {e}') from None
 
     @classmethod
     def load(cls, path):

@@ -43,7 +43,7 @@ def _load_model(model_dir, name, devices, manifest):
     try:
         settings = metrics[name]['config']
         net = build_model(name, doc['field_dims'], settings)
-    except (KeyError, TypeError, ValueError, AssertionError) as e:
+    except (KeyError, TypeError, ValueError, AssertionError, AttributeError, mx.MXNetError) as e:
         raise DataError(f'{model_dir}/metrics.json: no usable settings for {name} '
                         f'({type(e).__name__}: {e}); train again') from None
     try:
