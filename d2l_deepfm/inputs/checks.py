@@ -52,6 +52,32 @@ def is_header(line, labeled=True):
     return bool(names) and all(is_name(f) for f in names)
 
 
+def header_effect(first, num_columns, labeled=True):
+    """What a header line did to a reader that keeps the rows of `num_columns` fields: 'row' if it
+    was parsed as the first row (drop that row), 'skipped' if it was counted as a malformed row
+    (uncount it), None if the first non-blank line `first` is no header. The one header rule of
+    every in-memory reader (the text table and the byte scanner)."""
+    if first is None or not is_header(first, labeled):
+        return None
+    return 'row' if first.rstrip('\r\n').count('\t') + 1 == num_columns else 'skipped'
+
+
+def data_start(path, num_feat=None):
+    """(byte offset of the first data line, first non-blank line): after the header line if the
+    first non-blank line is one, else 0. The header rule of the readers that stream a file.
+    num_feat: rows to score, which may come without the label column (a first line of num_feat
+    + 1 fields has one); otherwise every row has it."""
+    with open(path, 'rb') as f:
+        offset = 0
+        for raw in f:
+            offset += len(raw)
+            if raw.strip():
+                line = raw.decode('utf-8', errors='replace')
+                labeled = num_feat is None or line.count('\t') + 1 == num_feat + 1
+                return (offset if is_header(line, labeled) else 0), line
+    return 0, None
+
+
 def check_text_file(path, whole=True):
     """Raise DataError unless `path` is a non-empty UTF-8 text file; return its first non-blank
     line (None if the file has only blank lines). With whole=False, only the start of the file
@@ -129,12 +155,10 @@ def checked_input(read_table):
     def wrapper(path, num_columns, *args, labeled=True, **kwargs):
         first = check_text_file(path)
         frame, skipped = read_table(path, num_columns, *args, **kwargs)
-        if is_header(first, labeled):
-            if first.rstrip('\r\n').count('\t') + 1 == num_columns:
-                frame = frame.iloc[1:].reset_index(drop=True)      # it was parsed as row 0
-            else:
-                skipped -= 1                                         # it was counted as malformed
-        return frame, skipped
+        effect = header_effect(first, num_columns, labeled)
+        if effect == 'row':
+            frame = frame.iloc[1:].reset_index(drop=True)
+        return frame, skipped - (effect == 'skipped')
     return wrapper
 
 

@@ -17,7 +17,7 @@ from ..errors import DataError
 from ..experiment.config import MODELS
 from ..files import read_json
 from ..inputs import criteo
-from ..inputs.checks import check_text_file, first_malformed_line, is_header
+from ..inputs.checks import check_text_file, data_start, first_malformed_line
 from ..inputs.table import parse_labels, read_table
 from ..mapping import load_feature_map
 from ..models import build_model
@@ -56,25 +56,22 @@ def _load_model(model_dir, name, devices, manifest):
 
 
 def data_fields(path, num_feat):
-    """(field count of the first data line, whether the file has a header) of a checked text
-    file; the first line is a header only by inputs.checks.is_header's rule (with a label
-    column if it has num_feat + 1 fields), never a data row whose first value is a word."""
-    first = check_text_file(path)
-    header = is_header(first, labeled=first.count('\t') + 1 == num_feat + 1)
+    """Field count of the first data line (after a header, if any) of a checked text file: the
+    first line is a header only by inputs.checks' rule (with a label column if it has
+    num_feat + 1 fields), never a data row whose first value is a word."""
+    check_text_file(path)
+    start, _ = data_start(path, num_feat)
     with open(path, encoding='utf-8', newline='') as f:
-        lines = (line.rstrip('\r\n') for line in f)
-        lines = (line for line in lines if line)
-        line = next(lines)
-        if header:
-            line = next(lines, line)
-    return line.count('\t') + 1, header
+        f.seek(start)
+        line = next((line for line in f if line.strip()), '')
+    return line.rstrip('\r\n').count('\t') + 1
 
 
 def read_rows(path, feature_map):
     """(labels or None, CTRDataset of the rows) with the training run's feature map."""
     feat_mapper, defaults, doc = feature_map
     num_feat, fmt = int(doc['num_feat']), doc.get('format', 'd2l')
-    n, _ = data_fields(path, num_feat)
+    n = data_fields(path, num_feat)
     if n not in (num_feat, num_feat + 1):
         raise DataError(f'{path}: the first row has {n} tab-separated fields; the model expects '
                         f'{num_feat + 1} (label + {num_feat} fields) or {num_feat} (no label)')
