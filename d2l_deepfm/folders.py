@@ -65,10 +65,18 @@ def _sync_dir(folder):
         os.close(fd)
 
 
+KINDS = {'run': 'a training run', 'store': 'a store'}
+
+
 @contextlib.contextmanager
-def exclusive(folder, flag='--out'):
-    """Hold the folder's writer lock for the block; a second writer gets one error line.
+def exclusive(folder, flag='--out', kind=None):
+    """Hold the folder's writer lock for the block; a second writer gets one error line, and so
+    does a writer of `kind` into a folder that holds the other kind (a run into a store).
     Staging folders left by a writer that was killed are removed first."""
+    held = published_kind(folder) if kind else None
+    if held is not None and held != kind:
+        raise UserError(f'{folder} holds {KINDS.get(held, held)}: writing {KINDS[kind]} there '
+                        f'would replace it; give another {flag}')
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, LOCK)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -156,6 +164,15 @@ class Staging:
             _sync_dir(self.folder)
 
 
+def published_kind(folder):
+    """The kind of result ('run', 'store') the folder's manifest names, or None."""
+    try:
+        doc = read_json(os.path.join(folder, MANIFEST), what='manifest')
+    except DataError:
+        return None
+    return (doc or {}).get('kind')
+
+
 def _old_files(manifest):
     try:
         doc = read_json(manifest, what='manifest')
@@ -192,6 +209,12 @@ def reading(folder, names, kind='run', what=None):
         for name in names:
             check_file(folder, name, files.get(name))
         yield doc
+
+
+def published_files(folder):
+    """The names of the files the folder's manifest lists (empty if there is none)."""
+    return _old_files(os.path.join(folder, MANIFEST)) | {MANIFEST} if \
+        os.path.isfile(os.path.join(folder, MANIFEST)) else set()
 
 
 def check_file(folder, name, entry):

@@ -11,6 +11,7 @@ import sys
 from .errors import ConfigError, run_command
 from .experiment.config import MODELS
 from .files import write_text
+from .folders import published_files
 from .options import Parser, device_list
 
 
@@ -45,6 +46,10 @@ def main(argv=None):
         if args.output and same_file(args.output, args.input):
             raise ConfigError(f'--output {args.output} is the --input file: it would be '
                               'overwritten; give another --output')
+        if args.output and any(same_file(args.output, os.path.join(args.model_dir, name))
+                               for name in published_files(args.model_dir)):
+            raise ConfigError(f'--output {args.output} is a file of the run in --model-dir: it '
+                              'would be overwritten; give another --output')
         from .experiment.run import parse_devices     # late: loads MXNet (--help stays fast)
         from .serving.predict import predict_file
         p, labels, metrics = predict_file(args.model_dir, args.input, args.model,

@@ -221,3 +221,28 @@ def test_a_model_too_large_is_explained_before_allocating(tiny, tmp_path, capsys
         memory.check_fits('fm', features, {'num_factors': 1}, [mx.cpu()])
     memory.check_fits('fm', 1225, {'num_factors': 4}, [mx.cpu()])           # a small one fits
     assert memory.explain(MemoryError()) and memory.explain(ValueError('x')) is None
+
+
+def test_a_run_and_a_store_never_overwrite_each_other(store, finished, tiny, tmp_path,  # noqa: F811
+                                                      capsys):
+    folder, out = str(tmp_path / 'store'), str(tmp_path / 'run')
+    shutil.copytree(store, folder)
+    shutil.copytree(finished, out)
+    before = {f: open(os.path.join(folder, f), 'rb').read() for f in os.listdir(folder)
+              if not f.startswith('.')}
+    code, _, err = call(train.main, ['--data-store', folder, *ARGS, '--out', folder], capsys)
+    assert code == 2 and one_error_line(err) and 'holds a store' in err, err
+    code, _, err = call(preprocess_cli.main, ['--input', os.path.join(tiny, 'train.csv'),
+                                              '--out', out], capsys)
+    assert code == 2 and one_error_line(err) and 'holds a training run' in err, err
+    assert {f: open(os.path.join(folder, f), 'rb').read() for f in os.listdir(folder)
+            if not f.startswith('.')} == before
+    # predict's output never replaces a file of the run it scores with
+    code, _, err = call(predict.main, ['--model-dir', out, '--input', os.path.join(tiny, 'rows.tsv'),
+                                       '--output', os.path.join(out, 'metrics.json')], capsys)
+    assert code == 2 and one_error_line(err) and 'a file of the run' in err, err
+    # a results CSV that cannot be written is found before training, not after
+    code, _, err = call(train.main, ['--data-dir', tiny, *ARGS, '--out', str(tmp_path / 'o'),
+                                     '--results', str(tmp_path)], capsys)
+    assert code == 2 and one_error_line(err) and '--results' in err, err
+    assert not os.path.exists(tmp_path / 'o' / 'metrics.json')

@@ -213,13 +213,15 @@ def _run(config, log, stack):
     start = time.perf_counter()
     config.check()
     out, names, seeds = config.output.out, config.model.names, config.seeds
+    if os.path.isdir(config.results_path):       # found before training, not after
+        raise ConfigError(f'--results {config.results_path}: a directory; give a file')
     cluster = Cluster(config.train.kvstore)
     checkpoints = stage = None
     if not cluster.writes_outputs:        # workers other than rank 0 train and write nothing
         log = lambda *a, **k: None        # noqa: E731
     else:
         os.makedirs(out, exist_ok=True)
-        stack.enter_context(folders.exclusive(out, '--out'))
+        stack.enter_context(folders.exclusive(out, '--out', 'run'))
         stage = stack.enter_context(folders.Staging(out))
         if not cluster.distributed:
             checkpoints = Run(out)

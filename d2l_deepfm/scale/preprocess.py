@@ -72,7 +72,7 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
     fails or is stopped leaves the previous store in `out` as it was."""
     if fmt not in FORMATS:
         raise ConfigError(f'unknown format {fmt!r} (expected one of {", ".join(FORMATS)})')
-    with folders.exclusive(out, '--out'), folders.Staging(out) as stage:
+    with folders.exclusive(out, '--out', 'store'), folders.Staging(out) as stage:
         report = _build(fmt, train_path, stage.path, test_path, valid_path, min_threshold,
                         block_mb, workers, log)
         stage.publish('store', format=fmt)
