@@ -151,17 +151,18 @@ def test_unlabeled_rows_starting_with_a_word_are_all_scored(finished, tiny, tmp_
                                                            capsys):
     """200 rows in, 200 probabilities out, each that of its row (as with the labels)."""
     rows = [line.split('\t') for line in open(os.path.join(tiny, 'test.csv')).read().splitlines()[:200]]
-    rows[0][1] = 'fb015c22'                   # a hashed value first: data, not a header
-    rows[1][1] = 'abcdefgh'
     labeled, unlabeled = tmp_path / 'labeled.tsv', tmp_path / 'unlabeled.tsv'
-    labeled.write_text(''.join('\t'.join(r) + '\n' for r in rows))
-    unlabeled.write_text(''.join('\t'.join(r[1:]) + '\n' for r in rows))
-    scores = {}
-    for path in (labeled, unlabeled):
-        code, out, err = call(predict.main, ['--model-dir', finished, '--input', str(path)], capsys)
-        assert code == 0, err
-        scores[path] = [float(x) for x in out.split()]
-    assert len(scores[unlabeled]) == 200 and scores[unlabeled] == scores[labeled]
+    for first in ('fb015c22', 'abcdefgh'):   # a hashed value, a word: data, not a header
+        rows[0][1] = first
+        labeled.write_text(''.join('\t'.join(r) + '\n' for r in rows))
+        unlabeled.write_text(''.join('\t'.join(r[1:]) + '\n' for r in rows))
+        scores = {}
+        for path in (labeled, unlabeled):
+            code, out, err = call(predict.main, ['--model-dir', finished, '--input', str(path)],
+                                  capsys)
+            assert code == 0, err
+            scores[path] = [float(x) for x in out.split()]
+        assert len(scores[unlabeled]) == 200 and scores[unlabeled] == scores[labeled]
     named = tmp_path / 'named.tsv'                # a header of column names: not a row
     named.write_text('\t'.join(f'f{i}' for i in range(1, 35)) + '\n' + unlabeled.read_text())
     code, out, err = call(predict.main, ['--model-dir', finished, '--input', str(named)], capsys)

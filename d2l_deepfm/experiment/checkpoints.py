@@ -39,6 +39,7 @@ def resume_settings(config, info, train, valid=None, test=None):
             'seeds': t.seeds, 'valid': d.valid, 'valid_fraction': d.valid_fraction,
             'patience': t.patience, 'wd': m.wd, 'wd_embedding': m.wd_embedding,
             'field_dims_sha1': hashlib.sha1(train.field_dims.tobytes()).hexdigest(),
+            **{k: getattr(d, k) for k in ('label', 'drop', 'numeric', 'test_fraction') if getattr(d, k)},
             'data_sha1': data_digest(train, valid, test)}
 
 

@@ -85,20 +85,23 @@ def load_data(config, log=print):
         folder, source = default_data(d.data_root, download=d.download, log=log)
     if source != 'files':
         train_path, test_path = os.path.join(folder, 'train.csv'), os.path.join(folder, 'test.csv')
-    train, valid, test = load_splits(train_path, test_path, d.format, d.valid, d.valid_fraction,
-                                     min_threshold=d.min_threshold)
+    train, valid, test = load_splits(train_path, test_path, config.layout_request(), d.valid,
+                                     d.valid_fraction, min_threshold=d.min_threshold,
+                                     test_fraction=d.test_fraction, strict=d.strict)
     check_input(train, test, d.strict, log)
     if valid is not None and d.strict:
         enforce_strict(valid)
-    log('data: ' + SOURCES[source].format(folder=folder, format=d.format, train=train_path,
-                                          test=test_path))
+    log('data: ' + SOURCES[source].format(folder=folder, format=d.format, train=train_path, test=(
+        test_path or f'{d.test_fraction:g} of it, held out')))
+    log(f'  read as: {train.layout.describe()}' + ''.join(f'\n  note: {n}' for n in train.notes))
     log(f'  train {len(train)} rows, test {len(test)} rows, {int(train.field_dims.sum())} features'
         + (f'; skipped malformed rows: train {train.skipped}, test {test.skipped}'
            if train.skipped or test.skipped else ''))
     info = {'source': source, 'folder': folder, 'train': train_path, 'test': test_path,
             'train_rows': len(train), 'test_rows': len(test),
             'skipped_train': train.skipped, 'skipped_test': test.skipped,
-            'num_features': int(train.field_dims.sum()), 'format': d.format}
+            'num_features': int(train.field_dims.sum()), 'format': d.format,
+            'layout': train.layout.to_dict(), 'assumed': train.layout.describe()}
     if valid is not None:
         log(f'  validation: {len(valid)} rows from {valid.path}')
         info.update(valid=valid.path, valid_rows=len(valid), skipped_valid=valid.skipped)
@@ -120,8 +123,8 @@ def train_one(name, train, test, config, devices, log=print, valid=None, seed=No
     """Train one model with one seed; with a validation set, `final` is the test record of the
     best validation epoch (`best_epoch`) and the saved parameters are that epoch's. `tag` names
     the checkpoint and the parameters file (default: the model's name); save=False writes
-    neither (the trials of --wd auto); penalties: {wd, wd_embedding} replacing the config's;
-    results: the folder the parameters are written to (the run's staging folder)."""
+    neither (--wd auto's trials); penalties: {wd, wd_embedding} replacing the config's; results:
+    where the parameters go (the run's staging folder)."""
     cluster = cluster or Cluster()
     seed = config.train.seed if seed is None else seed
     tag = tag or name
@@ -202,9 +205,8 @@ def train_models(config, train, valid, test, devices, cluster, tags, log, result
 
 
 def run(config, log=print):
-    """Train the config's models on its data; write the run folder; return metrics.json's
-    document. The folder is a transaction (folders.py): locked while the run lasts, its
-    results staged and published together at the end (the checkpoints are for --resume)."""
+    """Train the config's models; write the run folder (a transaction: folders.py, locked, results
+    staged and published together at the end); return metrics.json's document."""
     with contextlib.ExitStack() as stack:
         return _run(config, log, stack)
 
@@ -213,8 +215,6 @@ def _run(config, log, stack):
     start = time.perf_counter()
     config.check()
     out, names, seeds = config.output.out, config.model.names, config.seeds
-    if os.path.isdir(config.results_path):       # found before training, not after
-        raise ConfigError(f'--results {config.results_path}: a directory; give a file')
     cluster = Cluster(config.train.kvstore)
     checkpoints = stage = None
     if not cluster.writes_outputs:        # workers other than rank 0 train and write nothing
@@ -237,8 +237,9 @@ def _run(config, log, stack):
         write_json(stage.file('config.json'),
                    {**config.to_dict(), 'digest': config.digest(), 'data_files': info,
                     'versions': versions()})
+        recorded = {k: info[k] for k in ('format', 'layout') if k in info}    # a store: no layout
         save_feature_map(stage.file('feature_map.json'), train,
-                         min_threshold=config.data.min_threshold, format=info.get('format', 'd2l'))
+                         min_threshold=config.data.min_threshold, **{'format': 'd2l', **recorded})
     devices = parse_devices(config.train.devices)
     log(f'devices: {devices}' + (f', kvstore {cluster.name}: {cluster.num_workers} workers'
                                  if cluster.distributed else ''))
