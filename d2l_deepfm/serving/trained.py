@@ -93,7 +93,7 @@ def load_net(model_dir, name, kind, settings, field_dims, devices=None):
     params = model_file(model_dir, name)
     try:
         net = build_model(kind, field_dims, settings)
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, AssertionError, AttributeError, mx.MXNetError) as e:
         raise DataError(f'{model_dir}/metrics.json: no usable settings for {name} '
                         f'({type(e).__name__}: {e}); train again') from None
     try:
