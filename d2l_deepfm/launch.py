@@ -13,11 +13,12 @@ import os
 import signal
 import sys
 
+from .options import Parser
 from .scale.launcher import Job, free_port, plan, read_hosts, route_address
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog='python -m d2l_deepfm.launch',
+    p = Parser(prog='python -m d2l_deepfm.launch',
                                 description=__doc__.split('\n')[0].split(': ', 1)[1],
                                 usage='%(prog)s -n WORKERS [-s SERVERS] [--hosts FILE] '
                                       '[--timeout S] -- COMMAND...')

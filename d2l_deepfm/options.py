@@ -4,6 +4,14 @@ import argparse
 import math
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with the package's convention for a user's mistake: one `error:` line on stderr
+    and exit status 2 (argparse's own prints the usage block first)."""
+
+    def error(self, message):
+        self.exit(2, f'error: {message} (see {self.prog} --help)\n')
+
+
 def _number(kind, text):
     try:
         value = kind(text)

@@ -5,17 +5,16 @@ without the label column. The output has one click probability per input row, in
 (a header line, if any, and blank lines are not rows); with labels, AUC, logloss and accuracy
 are reported too (serving/predict.py).
 """
-import argparse
 import sys
 
 from .errors import run_command
 from .experiment.config import MODELS
 from .files import write_text
-from .options import device_list
+from .options import Parser, device_list
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog='python -m d2l_deepfm.predict',
+    p = Parser(prog='python -m d2l_deepfm.predict',
                                 description='Score new rows with a model trained by d2l_deepfm.train.')
     p.add_argument('--model-dir', required=True, help='the --out folder of a training run')
     p.add_argument('--input', required=True, help='rows to score (tab-separated, label column optional)')

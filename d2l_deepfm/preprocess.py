@@ -5,16 +5,15 @@
 Then `python -m d2l_deepfm.train --data-store store/`. The store and how it is built:
 scale/preprocess.py and scale/store.py.
 """
-import argparse
 import sys
 
 from .errors import run_command
 from .inputs.formats import FORMATS
-from .options import positive
+from .options import Parser, positive
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog='python -m d2l_deepfm.preprocess',
+    p = Parser(prog='python -m d2l_deepfm.preprocess',
                                 description=__doc__.split('\n')[0].split(': ', 1)[1])
     p.add_argument('--format', choices=FORMATS, default='d2l',
                    help="'d2l': label + 34 fields (the chapter's ctr data); "

@@ -8,7 +8,6 @@ continues from it), and a line in the results CSV. --config OUT/config.json repe
 
 This module is the command line only: flags -> RunConfig -> experiment.run.run -> exit status.
 """
-import argparse
 import dataclasses
 import sys
 
@@ -17,14 +16,14 @@ from .experiment.checkpoints import Run
 from .experiment.config import (DataConfig, ModelConfig, MODEL_CHOICES, OutputConfig, RunConfig,
                                 TrainConfig, FORMATS, KVSTORES)
 from .files import sigterm_as_interrupt
-from .options import (device_list, fraction, int_list, penalty, positive, rate, seed_list,
+from .options import (Parser, device_list, fraction, int_list, penalty, positive, rate, seed_list,
                       non_negative_int)
 
 DESCRIPTION = 'Train FM and/or DeepFM as in the chapter and compare them.'
 
 
 def build_parser(prog='python -m d2l_deepfm.train', description=DESCRIPTION):
-    p = argparse.ArgumentParser(prog=prog, description=description)
+    p = Parser(prog=prog, description=description)
     p.add_argument('--config', metavar='FILE',
                    help="repeat the run recorded in FILE (a run's config.json); only --out, "
                         '--results, --no-progress and --debug may be given with it')
