@@ -16,6 +16,7 @@ from d2l_deepfm import train, training
 from d2l_deepfm.experiment import checkpoints
 from d2l_deepfm.experiment.config import MODELS
 from d2l_deepfm.models import build_model
+from helpers import assert_one_error_line, call_main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Small batches: epochs long enough to interrupt in the middle of one.
@@ -61,7 +62,7 @@ def reference(small_ctr, tmp_path_factory):
     return numbers(out)
 
 
-def test_sigkill_mid_epoch_then_resume_gives_the_same_numbers(small_ctr, tmp_path, reference):
+def test_sigkill_mid_epoch_then_resume_gives_the_same_numbers(small_ctr, tmp_path, reference, capsys):
     out = str(tmp_path / 'out')
     proc = start(small_ctr, out)
     wait_for_epoch(out, 'fm', 1, proc)
@@ -74,11 +75,14 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_numbers(small_ctr, tmp_pat
     assert not os.path.exists(os.path.join(out, 'metrics.json'))
 
     # Without --resume, the unfinished run is not overwritten.
-    assert train.main(['--data-dir', small_ctr, '--out', out, *ARGS]) == 2
+    assert_one_error_line(*call_main(train.main, ['--data-dir', small_ctr, '--out', out, *ARGS],
+                                     capsys)[::2], 'continue it with --resume')
     assert json.load(open(os.path.join(out, 'checkpoints', 'fm.json'))) == saved
     # With other settings, it is not resumed either.
-    assert train.main(['--data-dir', small_ctr, '--out', out, *ARGS, '--resume', '--seed', '1']) == 2
-    assert train.main(['--data-dir', small_ctr, '--out', out, *ARGS, '--resume', '--lr', '0.5']) == 2
+    assert_one_error_line(*call_main(train.main, ['--data-dir', small_ctr, '--out', out, *ARGS,
+                                                  '--resume', '--seed', '1'], capsys)[::2], 'seed 0 (now 1)')
+    assert_one_error_line(*call_main(train.main, ['--data-dir', small_ctr, '--out', out, *ARGS,
+                                                  '--resume', '--lr', '0.5'], capsys)[::2], 'lr 0.02 (now 0.5)')
 
     proc = start(small_ctr, out, '--resume')
     stdout, err = proc.communicate(timeout=300)
@@ -155,10 +159,8 @@ def test_cli_divergence_exits_3_with_one_error_line(small_ctr, tmp_path, capsys)
     out = str(tmp_path / 'out')
     code = train.main(['--data-dir', small_ctr, '--out', out, '--model', 'fm', '--epochs', '2',
                        '--lr', '1e30', '--no-progress'])
-    err = capsys.readouterr().err
-    assert code == 3
-    errors = [line for line in err.splitlines() if line.startswith('error:')]
-    assert len(errors) == 1 and 'training loss became nan' in errors[0] and 'smaller --lr' in errors[0]
+    line = assert_one_error_line(code, capsys.readouterr().err, 'training loss became nan', status=3)
+    assert 'smaller --lr' in line
     assert json.load(open(os.path.join(out, 'checkpoints', 'run.json')))['status'] == 'diverged'
     assert not os.path.exists(os.path.join(out, 'metrics.json'))
     # a diverged run cannot be continued as it is: a fresh run may replace it
@@ -189,9 +191,8 @@ def test_damaged_checkpoint_is_a_clear_error(small_ctr, tmp_path, capsys):
     with open(os.path.join(out, 'checkpoints', 'fm.json'), 'w') as f:
         f.write('{"epoch": 1, "para')
     capsys.readouterr()
-    assert train.main([*common, '--epochs', '2', '--resume']) == 2
-    err = capsys.readouterr().err
-    assert err.startswith('error:') and 'unreadable checkpoint' in err and len(err.splitlines()) == 1
+    assert_one_error_line(*call_main(train.main, [*common, '--epochs', '2', '--resume'], capsys)[::2],
+                          'unreadable checkpoint')
 
 
 def test_damaged_parameter_file_is_a_clear_error(small_ctr, tmp_path, capsys):
@@ -203,6 +204,5 @@ def test_damaged_parameter_file_is_a_clear_error(small_ctr, tmp_path, capsys):
     with open(os.path.join(out, 'checkpoints', params), 'r+b') as f:
         f.truncate(64)
     capsys.readouterr()
-    assert train.main([*common, '--epochs', '2', '--resume']) == 2
-    err = capsys.readouterr().err
-    assert err.startswith('error:') and 'damaged' in err and len(err.splitlines()) == 1
+    assert_one_error_line(*call_main(train.main, [*common, '--epochs', '2', '--resume'], capsys)[::2],
+                          'damaged')
