@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..inputs import bytescan, criteo
-from ..inputs.checks import check_text_file, is_header
+from ..inputs.checks import check_text_file, data_start
 from ..inputs.formats import NUM_FEAT as FORMATS
 
 
@@ -210,18 +210,6 @@ def pandas_block(path, buf, fmt):
                                  rows=len(frame))
 
 
-def _after_header(path):
-    """Byte offset just after the first non-blank line (a header: dropped, not counted, as
-    validate.checked_input does for the in-memory readers)."""
-    with open(path, 'rb') as f:
-        offset = 0
-        for line in f:
-            offset += len(line)
-            if line.strip():
-                return offset
-    return offset
-
-
 def _fork_ok():
     return 'fork' in multiprocessing.get_all_start_methods()
 
@@ -229,8 +217,8 @@ def _fork_ok():
 def parsed_blocks(path, fmt, block_bytes, workers):
     """parse_block over the whole file, in file order, using `workers` processes."""
     # missing/empty/binary/compressed: one clear line; the rest of the file: check_block
-    first = check_text_file(path, whole=False)
-    ranges = line_blocks(path, block_bytes, _after_header(path) if is_header(first) else 0)
+    check_text_file(path, whole=False)
+    ranges = line_blocks(path, block_bytes, data_start(path)[0])
     if workers <= 1 or not _fork_ok():
         for start, end in ranges:
             yield parse_block(path, start, end, fmt)

@@ -17,7 +17,7 @@ from ..errors import DataError
 from ..experiment.config import MODELS
 from ..files import read_json
 from ..inputs import criteo
-from ..inputs.checks import check_text_file, first_malformed_line, is_header
+from ..inputs.checks import check_text_file, data_start, first_malformed_line
 from ..inputs.table import parse_labels, read_table
 from ..mapping import load_feature_map
 from ..models import build_model
@@ -57,14 +57,12 @@ def load_model(model_dir, name, devices):
 
 def data_fields(path):
     """Field count of the first data line (after a header, if any) of a checked text file."""
-    first = check_text_file(path)
+    check_text_file(path)
+    start, _ = data_start(path)
     with open(path, encoding='utf-8', newline='') as f:
-        lines = (line.rstrip('\r\n') for line in f)
-        lines = (line for line in lines if line)
-        line = next(lines)
-        if is_header(first):
-            line = next(lines, line)
-    return line.count('\t') + 1
+        f.seek(start)
+        line = next((line for line in f if line.strip()), '')
+    return line.rstrip('\r\n').count('\t') + 1
 
 
 def read_rows(path, feature_map):
