@@ -126,7 +126,10 @@ def test_train_ch13_as_the_chapter_calls_it(small_data):
     net = training.initialize(FM(train.field_dims, 8), devices, hybridize=False)
     trainer = gluon.Trainer(net.collect_params(), 'adam', {'learning_rate': 0.02})
     loss = gluon.loss.SigmoidBinaryCrossEntropyLoss(from_sigmoid=True)
+    untrained = training.evaluate(net, test.features, test.labels, devices)['auc']
     history = training.train_ch13(net, train_iter, test_iter, loss, trainer, 3, devices)
     assert [r['epoch'] for r in history] == [1, 2, 3]
-    assert history[-1]['test_auc'] > history[0]['test_auc'] - 0.01 and history[-1]['test_auc'] > 0.6
+    # every epoch well above the untrained model (FM at the chapter's lr 0.02 may overfit by
+    # epoch 3, and the DataLoader's shuffle is not seeded: no claim that AUC keeps rising)
+    assert min(r['test_auc'] for r in history) > max(untrained, 0.5) + 0.1
     assert history[-1]['train_loss'] < history[0]['train_loss']
