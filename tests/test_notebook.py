@@ -1,8 +1,13 @@
 """The notebook runs headless (papermill, short) and shows the FM-vs-DeepFM convergence figure."""
 import base64
+import json
+import math
 import os
 
 import pytest
+
+import figures
+from d2l_deepfm.experiment import report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOK = os.path.join(ROOT, 'notebooks', 'deepfm.ipynb')
@@ -25,12 +30,35 @@ def test_committed_notebook_shows_the_curves_and_stays_small():
 def test_notebook_runs_headless_and_plots(small_ctr, tmp_path, monkeypatch):
     papermill = pytest.importorskip('papermill')
     monkeypatch.setenv('PYTHONPATH', ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    # the kernel describes every figure it shows (tests/figures.py) into FIGURES_JSON
+    startup = tmp_path / 'ipython' / 'profile_default' / 'startup'
+    startup.mkdir(parents=True)
+    (startup / '00-figures.py').write_text(figures.STARTUP)
+    monkeypatch.setenv('IPYTHONDIR', str(tmp_path / 'ipython'))
+    monkeypatch.setenv('FIGURES_JSON', str(tmp_path / 'figures.json'))
+    monkeypatch.setenv('FIGURES_HELPER_DIR', os.path.dirname(os.path.abspath(__file__)))
     out = tmp_path / 'deepfm.ipynb'
-    nb = papermill.execute_notebook(NOTEBOOK, str(out), parameters={'epochs': 2, 'data_dir': small_ctr},
+    epochs = 2
+    nb = papermill.execute_notebook(NOTEBOOK, str(out), parameters={'epochs': epochs, 'data_dir': small_ctr},
                                     kernel_name='python3', cwd=os.path.dirname(NOTEBOOK),
                                     progress_bar=False)
     pngs = [o['data']['image/png'] for o in outputs(nb) if 'image/png' in o.get('data', {})]
     assert len(pngs) == 1
+    shown = json.loads((tmp_path / 'figures.json').read_text())
+    assert len(shown) == 1                        # the figure behind the PNG, by content
+    panels = shown[0]
+    assert list(panels) == [label for _, label in report.PANELS]
+    for key, label in report.PANELS:
+        curves = panels[label]['curves']
+        assert sorted(curves) == ['DeepFM', 'FM'], (label, sorted(curves))
+        for xs, ys in curves.values():
+            assert xs == list(range(1, epochs + 1)) and all(math.isfinite(y) for y in ys)
+            if key == 'test_auc':
+                assert all(0 < y < 1 for y in ys), ys
+            if key == 'train_loss':
+                assert ys[-1] < ys[0], ys                         # the models train
+        for x, colour in panels[label]['marks']:                # a picked epoch: a model's, in range
+            assert 1 <= x <= epochs and colour in panels[label]['colours'].values()
     png = base64.b64decode(pngs[0])
     assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 10_000
     text = ''.join(o.get('text', '') for o in outputs(nb))
