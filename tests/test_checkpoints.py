@@ -20,8 +20,9 @@ from helpers import assert_one_error_line, call_main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Small batches: epochs long enough to interrupt in the middle of one.
-ARGS = ['--epochs', '3', '--batch-size', '64', '--mlp-dims', '16,8', '--num-factors', '4',
-        '--no-progress']
+RUN = ['--epochs', '3', '--batch-size', '64', '--mlp-dims', '16,8', '--num-factors', '4']
+ARGS = RUN + ['--no-progress']
+UNTIMED = ('seconds', 'examples_per_sec')
 
 
 def numbers(out):
@@ -31,9 +32,14 @@ def numbers(out):
                 for r in doc[m]['epochs']] for m in MODELS if m in doc}
 
 
-def start(small_ctr, out, *extra):
+def untimed(record):
+    return {k: v for k, v in record.items() if k not in UNTIMED}
+
+
+def start(small_ctr, out, *extra, progress=False):
+    """progress: the per-epoch lines ('fm epoch 2: loss ...') on stdout, one per trained epoch."""
     return subprocess.Popen([sys.executable, '-m', 'd2l_deepfm.train', '--data-dir', small_ctr,
-                             '--out', out, *ARGS, *extra], stdout=subprocess.PIPE,
+                             '--out', out, *(RUN if progress else ARGS), *extra], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=ROOT,
                             env={**os.environ, 'PYTHONPATH': ROOT})
 
@@ -55,14 +61,21 @@ def wait_for_epoch(out, model, epoch, proc, timeout=120):
 
 
 @pytest.fixture(scope='module')
-def reference(small_ctr, tmp_path_factory):
-    """The numbers of an uninterrupted run."""
+def reference_run(small_ctr, tmp_path_factory):
+    """The folder of an uninterrupted run."""
     out = str(tmp_path_factory.mktemp('reference'))
     assert train.main(['--data-dir', small_ctr, '--out', out, *ARGS]) == 0
-    return numbers(out)
+    return out
 
 
-def test_sigkill_mid_epoch_then_resume_gives_the_same_numbers(small_ctr, tmp_path, reference, capsys):
+@pytest.fixture(scope='module')
+def reference(reference_run):
+    """The numbers of an uninterrupted run."""
+    return numbers(reference_run)
+
+
+def test_sigkill_mid_epoch_then_resume_gives_the_same_numbers(small_ctr, tmp_path, reference, reference_run,
+                                                              capsys):
     out = str(tmp_path / 'out')
     proc = start(small_ctr, out)
     wait_for_epoch(out, 'fm', 1, proc)
@@ -84,11 +97,24 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_numbers(small_ctr, tmp_pat
     assert_one_error_line(*call_main(train.main, ['--data-dir', small_ctr, '--out', out, *ARGS,
                                                   '--resume', '--lr', '0.5'], capsys)[::2], 'lr 0.02 (now 0.5)')
 
-    proc = start(small_ctr, out, '--resume')
+    proc = start(small_ctr, out, '--resume', progress=True)
     stdout, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert f"fm: resuming after epoch {saved['epoch']}" in stdout
     assert numbers(out) == reference
+    # only the missing epochs were trained: one per-epoch line for each, none for the saved ones
+    trained = [line.split(':')[0] for line in stdout.splitlines() if ' epoch ' in line and ': loss' in line]
+    assert trained == [f'fm epoch {e}' for e in range(saved['epoch'] + 1, 4)] + \
+        [f'deepfm epoch {e}' for e in (1, 2, 3)], stdout
+    doc = json.load(open(os.path.join(out, 'metrics.json')))
+    assert doc['fm']['epochs'][:saved['epoch']] == saved['history']   # restored, timings and all
+    # the reported result and the saved models are the uninterrupted run's
+    ref = json.load(open(os.path.join(reference_run, 'metrics.json')))
+    for name in ('fm', 'deepfm'):
+        assert untimed(doc[name]['final']) == untimed(ref[name]['final']), name
+        with open(os.path.join(out, f'{name}.params'), 'rb') as a, \
+                open(os.path.join(reference_run, f'{name}.params'), 'rb') as b:
+            assert a.read() == b.read(), name
     assert json.load(open(os.path.join(out, 'checkpoints', 'run.json')))['status'] == 'done'
 
 
@@ -118,6 +144,9 @@ def test_resume_extends_a_finished_run_exactly(small_ctr, tmp_path):
     assert train.main([*common, '--out', b, '--epochs', '2']) == 0
     assert train.main([*common, '--out', b, '--epochs', '3', '--resume']) == 0
     assert numbers(a) == numbers(b) and len(numbers(b)['deepfm']) == 3
+    final = [json.loads((d / 'metrics.json').read_text())['deepfm']['final'] for d in (tmp_path / 'a', tmp_path / 'b')]
+    assert untimed(final[0]) == untimed(final[1]) and final[1]['epoch'] == 3
+    assert (tmp_path / 'a' / 'deepfm.params').read_bytes() == (tmp_path / 'b' / 'deepfm.params').read_bytes()
     # a finished run may be replaced by a fresh one without --resume
     assert train.main([*common, '--out', b, '--epochs', '1']) == 0
     assert len(numbers(b)['deepfm']) == 1
