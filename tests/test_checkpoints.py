@@ -235,3 +235,37 @@ def test_damaged_parameter_file_is_a_clear_error(small_ctr, tmp_path, capsys):
     capsys.readouterr()
     assert_one_error_line(*call_main(train.main, [*common, '--epochs', '2', '--resume'], capsys)[::2],
                           'damaged')
+
+
+class FailingStates:
+    """A trainer whose save_states fails like a full disk (what a crash mid-save leaves)."""
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+
+    def save_states(self, path):
+        with open(path, 'w') as f:
+            f.write('half')
+        raise OSError(28, 'No space left on device')
+
+
+def test_a_failed_save_leaves_the_previous_epoch_whole(small_data, tmp_path):
+    """The pointer (<model>.json) moves to an epoch only after its .params and .states are
+    complete, and the old epoch's files go only after that: a save that fails half-way leaves
+    the previous epoch restorable, exactly."""
+    train_set, _ = small_data
+    cfg = {'num_factors': 4, 'lr': 0.01}
+    devices = [mx.cpu()]
+    net = training.initialize(build_model('fm', train_set.field_dims, cfg), devices)
+    trainer = training.make_trainer(net, cfg['lr'])
+    ckpt = checkpoints.ModelCheckpoint(str(tmp_path), 'fm')
+    ckpt.save(net, trainer, [{'epoch': 1}], cfg)
+    saved = {k: p.data().asnumpy().copy() for k, p in net.collect_params().items()}
+    net.embedding.weight.set_data(net.embedding.weight.data() + 1)
+    with pytest.raises(OSError):
+        ckpt.save(net, FailingStates(trainer), [{'epoch': 1}, {'epoch': 2}], cfg)
+    assert ckpt.load()['epoch'] == 1
+    fresh = training.initialize(build_model('fm', train_set.field_dims, cfg), devices)
+    assert ckpt.restore(fresh, training.make_trainer(fresh, cfg['lr']), devices, cfg) == [{'epoch': 1}]
+    for k, p in fresh.collect_params().items():
+        onp.testing.assert_array_equal(p.data().asnumpy(), saved[k])
