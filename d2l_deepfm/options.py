@@ -44,7 +44,8 @@ def between(low, high, include_low=False):
         value = _number(float, text)
         if not (low <= value if include_low else low < value) or not value < high:
             raise argparse.ArgumentTypeError(
-                f"expected a number in {'[' if include_low else '('}{low:g}, {high:g}), got {text!r}")
+                f"expected a number between {low:g}{' (included)' if include_low else ''} and "
+                f'{high:g}, got {text!r}')
         return value
     return parse
 
@@ -88,3 +89,11 @@ def device_list(text):
     if not names or len(set(names)) != len(names):
         raise argparse.ArgumentTypeError(f'expected distinct devices like cpu:0,cpu:1, got {text!r}')
     return [n if ':' in n else n + ':0' for n in names]
+
+
+def name_list(text):
+    """Comma-separated column names (or shell patterns) for --drop and --numeric."""
+    names = [n.strip() for n in text.split(',') if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f'expected comma-separated column names, got {text!r}')
+    return names

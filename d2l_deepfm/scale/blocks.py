@@ -4,7 +4,8 @@ parses a whole file (for `preprocess`).
 A block is scanned as bytes by `inputs.bytescan` (every token of at most 8 bytes one uint64
 key, factorized per field), or, for a block that bytescan refuses (a longer token, a label
 other than exactly 0 or 1, ...), by pandas. Both give the same values. Blocks are parsed in
-`workers` processes (fork), a few in flight, so memory stays bounded.
+`workers` processes (fork), a few in flight, so memory stays bounded. Other layouts and gzip'd
+files are streamed instead (`layout_blocks`: inputs/stream.py, one process).
 """
 import collections
 import csv
@@ -18,8 +19,9 @@ import numpy as onp
 import pandas as pd
 
 from ..errors import DataError
-from ..inputs import bytescan, criteo
+from ..inputs import bytescan, criteo, stream, tabular
 from ..inputs.checks import check_text_file, data_start
+from ..inputs.layout import positional_columns, resolve
 from ..inputs.formats import NUM_FEAT as FORMATS
 
 
@@ -231,3 +233,30 @@ def parsed_blocks(path, fmt, block_bytes, workers):
                 yield window.popleft().result()
         while window:
             yield window.popleft().result()
+
+
+# --- other layouts and gzip'd files: streamed, parsed by inputs/tabular.py --------------------
+
+def rows_block(rows):
+    """A block parsed by `inputs.stream` (tabular.Rows) as parse_block's namespace (strings)."""
+    fields = []
+    for k in rows.tokens.columns:
+        codes, uniques = pd.factorize(rows.tokens[k].to_numpy())
+        fields.append((codes.astype(onp.int32), onp.asarray(uniques, dtype=object), None))
+    return types.SimpleNamespace(labels=rows.labels.astype(onp.uint8), fields=fields,
+                                 skipped=rows.skipped, bad_label=None, rows=len(rows.labels))
+
+
+def layout_blocks(path, request, block_bytes, workers, seen):
+    """Parsed blocks of a file in any layout (`request`: an inputs.layout.Layout): plain
+    tab-separated d2l/Criteo files in parallel byte ranges (parsed_blocks), anything else (gzip,
+    CSV with a header ...) streamed in one process. seen['layout']: the resolved layout, set once
+    the first block is read."""
+    if tabular.fast_path(path, request):
+        seen['layout'] = request if request.resolved else \
+            resolve(request, positional_columns(request.format))
+        yield from parsed_blocks(path, request.format, block_bytes, workers)
+        return
+    for rows in stream.parsed_blocks(path, request, block_bytes):
+        seen['layout'] = rows.layout
+        yield rows_block(rows)

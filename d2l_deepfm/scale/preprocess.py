@@ -24,6 +24,7 @@ vocabulary, never with the number of rows. The store (see `store.py`):
     DIR/{split}.labels.npy        uint8 (rows,)
     DIR/store.json                format, rows and skipped rows per split, rows/s, peak RSS
 """
+import itertools
 import os
 import resource
 import time
@@ -33,11 +34,12 @@ import numpy as onp
 import pandas as pd
 
 from .. import mapping
-from ..errors import ConfigError, DataError
+from ..errors import DataError
 from ..files import write_json
 from ..inputs.formats import NUM_FEAT as FORMATS
+from ..inputs.formats import request_of
 from ..inputs.table import label_error
-from .blocks import parsed_blocks
+from .blocks import layout_blocks
 from .npy import NpyWriter, bytes_of
 from .vocabulary import KeyIndex, Vocabulary, map_block
 
@@ -52,6 +54,8 @@ def _check_labels(block, path, rows_before, fmt):
 
 
 def _no_rows(path, fmt):
+    if fmt not in FORMATS:
+        return DataError(f'{path}: no rows')
     return DataError(f'{path}: no row has the expected {FORMATS[fmt] + 1} tab-separated fields'
                      + (' of the Criteo format (label, I1..I13, C1..C26)' if fmt == 'criteo' else ''))
 
@@ -65,16 +69,20 @@ def peak_rss_mb():
 
 def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_threshold=4,
                block_mb=16, workers=None, log=print):
-    """Build the store in `out`; return the report written to out/store.json."""
-    if fmt not in FORMATS:
-        raise ConfigError(f'unknown format {fmt!r} (expected one of {", ".join(FORMATS)})')
+    """Build the store in `out`; return the report written to out/store.json. fmt: a format's
+    name or an inputs.layout.Layout (the layout is recorded in the feature map and the report)."""
+    request = request_of(fmt)
+    fmt = request.format
     workers = workers or max(1, min((os.cpu_count() or 1) - 1, 4))   # a core for the merge
     block_bytes = int(block_mb * (1 << 20))
     os.makedirs(out, exist_ok=True)
     start = time.perf_counter()
     cpu_start = sum(getattr(resource.getrusage(who), f) for f in ('ru_utime', 'ru_stime')
                     for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-    num_feat = FORMATS[fmt]
+    seen = {}
+    train_blocks = layout_blocks(train_path, request, block_bytes, workers, seen)
+    first = next(train_blocks, None)
+    num_feat = len(first.fields) if first is not None else FORMATS.get(fmt, 1)
     report = {'format': fmt, 'num_feat': num_feat, 'min_threshold': min_threshold, 'splits': {}}
 
     # pass 1: parse the training file once; count values; write global ids (where the
@@ -84,7 +92,7 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
     labels = NpyWriter(os.path.join(out, 'train.labels.npy'), onp.uint8)
     rows = skipped = 0
     block_rows = []                     # pass 1 writes each block field by field
-    for block in parsed_blocks(train_path, fmt, block_bytes, workers):
+    for block in itertools.chain([first] if first is not None else [], train_blocks):
         _check_labels(block, train_path, rows, fmt)
         features.write_raw(vocab.add(block), block.rows)
         block_rows.append(block.rows)
@@ -129,7 +137,7 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
         features = NpyWriter(os.path.join(out, f'{split}.features.npy'), onp.int32, num_feat)
         labels = NpyWriter(os.path.join(out, f'{split}.labels.npy'), onp.uint8)
         n = skipped = 0
-        for block in parsed_blocks(path, fmt, block_bytes, workers):
+        for block in layout_blocks(path, seen['layout'], block_bytes, workers, {}):
             _check_labels(block, path, n, fmt)
             features.write(map_block(block, indexes, defaults, offsets, key_indexes))
             labels.write(block.labels)
@@ -144,7 +152,8 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
     dataset = types.SimpleNamespace(NUM_FEATS=num_feat, feat_mapper=feat_mapper,
                                     defaults=defaults, field_dims=field_dims)
     mapping.save_feature_map(os.path.join(out, 'feature_map.json'), dataset,
-                          min_threshold=min_threshold, format=fmt)
+                             min_threshold=min_threshold, format=fmt, layout=seen['layout'].to_dict())
+    report.update(layout=seen['layout'].to_dict(), assumed=seen['layout'].describe())
     seconds = time.perf_counter() - start
     total = sum(s['rows'] + s['skipped'] for s in report['splits'].values())
     own, children = peak_rss_mb()

@@ -138,5 +138,6 @@ def load_for_training(folder, log=print):
     info = {'source': 'store', 'folder': folder, 'format': doc['format'],
             'train_rows': len(train), 'test_rows': len(test),
             'skipped_train': train.skipped, 'skipped_test': test.skipped,
-            'num_features': int(train.field_dims.sum())}
+            'num_features': int(train.field_dims.sum()),
+            **{k: doc[k] for k in ('layout', 'assumed') if k in doc}}    # how its files were read
     return train, test, info
