@@ -169,3 +169,25 @@ def test_launch_over_ssh_with_root_uri_and_interface(tmp_path):
     lines = sorted(log.read_text().split('\n')[:-1])
     assert lines == sorted(['scheduler 3 2 127.0.0.1 lo seen'] + ['server 3 2 127.0.0.1 lo seen'] * 2
                            + ['worker 3 2 127.0.0.1 lo seen'] * 3), lines
+
+
+def test_preprocess_label_drop_and_numeric(tmp_path, capsys):
+    """--label names the label column, --drop removes a column, --numeric bins one (criteo's
+    rule: small integers kept, larger ones by their log), the rest are categorical fields."""
+    rng = onp.random.default_rng(0)
+    clicks, a, n = rng.integers(0, 2, 300), rng.choice(['x', 'y', 'z'], 300), rng.integers(0, 500, 300)
+    lines = ['id,click,a,n'] + [f'{1000 + i},{clicks[i]},{a[i]},{n[i]}' for i in range(300)]
+    src = tmp_path / 'own.csv'
+    src.write_text('\n'.join(lines) + '\n')
+    out = tmp_path / 'store'
+    code, _, err = call_main(preprocess.main, ['--format', 'csv', '--input', src, '--out', out,
+                                               '--label', 'click', '--drop', 'id', '--numeric', 'n',
+                                               '--min-threshold', 1, '--workers', 1], capsys)
+    assert code == 0, err
+    doc = json.loads((out / 'feature_map.json').read_text())
+    layout = doc['layout']
+    assert (layout['label'], layout['drop'], layout['numeric'], layout['categorical']) == \
+        ('click', ['id'], ['n'], ['a'])
+    assert doc['num_feat'] == 2 and set(doc['feat_mapper']['1']) == {'x', 'y', 'z'}
+    assert len(doc['feat_mapper']['2']) < len(set(n.tolist())) / 3        # binned, not the raw values
+    onp.testing.assert_array_equal(onp.load(out / 'train.labels.npy'), clicks)
