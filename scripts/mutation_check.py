@@ -92,7 +92,7 @@ MUTATIONS = [
       'onp.concatenate(([0], onp.cumsum(field_dims)[:-1]))', 'onp.cumsum(field_dims)',
       ('tests/test_mapping.py',)),
     M('cli-ignores-min-threshold', '--min-threshold not passed to the data', 'd2l_deepfm/experiment/run.py',
-      'min_threshold=d.min_threshold)', 'min_threshold=4)', ('tests/test_flags.py',)),
+      'min_threshold=d.min_threshold,', 'min_threshold=4,', ('tests/test_flags.py',)),
     # --- input checks and error lines ------------------------------------------------------
     M('label-2-accepted', 'the label check accepts 2', 'd2l_deepfm/inputs/table.py',
       'bad = ~onp.isin(labels, (0, 1))', 'bad = ~onp.isin(labels, (0, 1, 2))', ('tests/test_validate.py',)),
