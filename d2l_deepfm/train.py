@@ -9,7 +9,6 @@ after every epoch (--resume continues from it), and a line in the results CSV. -
 
 This module is the command line only: flags -> RunConfig -> experiment.run.run -> exit status.
 """
-import argparse
 import dataclasses
 import sys
 
@@ -18,15 +17,15 @@ from .experiment.checkpoints import Run
 from .experiment.config import (DataConfig, ModelConfig, MODEL_CHOICES, OutputConfig, RunConfig,
                                 TrainConfig, FORMATS, KVSTORES, PROTOCOLS)
 from .files import sigterm_as_interrupt
-from .options import (device_list, fraction, int_list, name_list, penalty, positive, rate,
-                      seed_list, non_negative_int)
+from .options import (Parser, device_list, fraction, int_list, name_list, penalty, positive,
+                      rate, seed_list, non_negative_int)
 
 DESCRIPTION = ('Train FM, DeepFM and the LR baseline and compare them (the default protocol), '
                "or run the chapter's experiment (--protocol chapter).")
 
 
 def build_parser(prog='python -m d2l_deepfm.train', description=DESCRIPTION):
-    p = argparse.ArgumentParser(prog=prog, description=description)
+    p = Parser(prog=prog, description=description)
     p.add_argument('--config', metavar='FILE',
                    help="repeat the run recorded in FILE (a run's config.json); only --out, "
                         '--results, --no-progress and --debug may be given with it')
@@ -193,8 +192,18 @@ def main(argv=None, prog='python -m d2l_deepfm.train', description=DESCRIPTION, 
               f'({Run(out).progress()}); try a smaller --lr in a new --out', file=sys.stderr)
         return 3
 
+    def out_of_memory(e):
+        from .experiment.memory import explain     # late: MXNet is loaded by now
+        message = explain(e)
+        if message is None:
+            raise e
+        print(f'error: {message}', file=sys.stderr)
+        return 2
+
     try:
-        return run_command(train, args.debug, out, [(TrainingDiverged, diverged)])
+        return run_command(train, args.debug, out, [(TrainingDiverged, diverged),
+                                                    (MemoryError, out_of_memory),
+                                                    (RuntimeError, out_of_memory)])
     except KeyboardInterrupt:
         print(f'interrupted; saved in {out}/checkpoints: {Run(out).progress()}; '
               'continue with --resume', file=sys.stderr)

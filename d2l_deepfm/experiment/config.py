@@ -6,17 +6,15 @@ argparse's Namespace), and the run writes it whole to `OUT/config.json`;
 run. Options that do not go together are refused in one place, `RunConfig.check()`, when the
 config is built. The chapter's model settings (`CHAPTER`) are the defaults of `model_settings`.
 
-Two protocols (`--protocol`, `TrainConfig.protocol`): 'default' (docs/defaults.md: a seeded 10%
-validation hold-out, the epoch picked on validation logloss, smaller steps and L2 penalties that
-scale with 1/n, FM, DeepFM and LR side by side) and 'chapter' (the text's experiment: the whole
-training file, 30 epochs, batches of 2048, the last epoch reported, no penalty). `PROTOCOLS`
-holds what each sets; flags given on the command line win.
+Two protocols (`--protocol`, `TrainConfig.protocol`), 'default' and 'chapter': what each sets is
+in protocol.py; flags given on the command line win.
 
 This module imports nothing heavy (no MXNet): `--help` and the checks stay fast.
 """
 import dataclasses
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from typing import List, Optional, Union
@@ -24,33 +22,24 @@ from typing import List, Optional, Union
 from ..errors import ConfigError
 from ..files import read_json
 from ..inputs import layout
+from .protocol import (CHAPTER, DEFAULT_MODELS, MODEL_CHOICES, MODEL_SETS, MODELS,  # noqa: F401
+                       PROTOCOLS)
 
-MODELS = ('fm', 'deepfm')
-MODEL_SETS = {'both': MODELS, 'all': MODELS + ('lr',)}     # lr: the baseline (experiment.baseline)
-MODEL_CHOICES = ('fm', 'deepfm', 'lr', 'both', 'all')
-# The chapter's settings for each model.
-CHAPTER = {'fm': {'num_factors': 20, 'lr': 0.02},
-           'deepfm': {'num_factors': 10, 'lr': 0.01, 'mlp_dims': [30, 20, 10], 'dropout': 0.1}}
 FORMATS = layout.FORMATS
 KVSTORES = ('device', 'local', 'dist_sync', 'dist_async', 'dist_device_sync')
 LOSSES = ('fixed', 'chapter')
 SPARSE = ('auto', 'on', 'off')
 VERSION = 1
-
-# What each protocol sets when the flag is not given (the command line fills these in).
-PROTOCOLS = {
-    'default': {'model': 'all', 'epochs': 30, 'batch_size': 256, 'patience': 3,
-                'valid_fraction': 0.1},
-    'chapter': {'model': 'both', 'epochs': 30, 'batch_size': 2048, 'patience': None,
-                'valid_fraction': None},
-}
-# The default protocol's model settings: Adam's step, and the L2 penalties as multiples of 1/n
-# (n training rows, as LR's C: a penalty on the mean loss counts less per row as data grows):
-# `wd` for the first-order weights, bias and MLP, `wd_embedding` for the factors v_i.
-# Chosen on a family of planted datasets and the Criteo/Avazu samples (docs/defaults.md).
-DEFAULT_MODELS = {'fm': {'lr': 0.001, 'wd': 30, 'wd_embedding': 300},
-                  'deepfm': {'lr': 0.001, 'wd': 3, 'wd_embedding': 300}}
-
+# (part, field): (flag, lowest value, whether the value is a whole number); None is allowed
+# where the dataclass default is None. A config.json edited by hand is checked like the flags.
+BOUNDS = {('train', 'epochs'): ('--epochs', 1, True), ('train', 'batch_size'): ('--batch-size', 1, True),
+          ('train', 'seed'): ('--seed', 0, True), ('train', 'patience'): ('--patience', 1, True),
+          ('data', 'min_threshold'): ('--min-threshold', 1, True),
+          ('data', 'block_rows'): ('--block-rows', 1, True),
+          ('model', 'num_factors'): ('--num-factors', 1, True), ('model', 'lr'): ('--lr', 0, False),
+          ('model', 'dropout'): ('--dropout', 0, False), ('model', 'wd'): ('--wd', 0, False),
+          ('model', 'wd_embedding'): ('--wd-embedding', 0, False),
+          ('data', 'valid_fraction'): ('--valid-fraction', 0, False)}
 
 @dataclass
 class DataConfig:
@@ -176,7 +165,11 @@ class RunConfig:
     def check(self):
         """Refuse options that are out of range or do not go together (ConfigError); return self."""
         d, m, t = self.data, self.model, self.train
-        choices = [('--protocol', t.protocol, tuple(PROTOCOLS)), ('--format', d.format, FORMATS), ('--model', m.model, MODEL_CHOICES),
+        self._check_values()
+        if os.path.isdir(self.results_path):     # found before training, not after it
+            raise ConfigError(f'--results {self.results_path}: a directory; give a file')
+        choices = [('--protocol', t.protocol, tuple(PROTOCOLS)), ('--format', d.format, FORMATS),
+                   ('--model', m.model, MODEL_CHOICES),
                    ('--loss', m.loss, LOSSES), ('--sparse-grad', m.sparse_grad, SPARSE),
                    ('--kvstore', t.kvstore, KVSTORES)]
         for flag, value, allowed in choices:
@@ -226,6 +219,28 @@ class RunConfig:
             raise ConfigError(f'--seeds {t.seeds}: expected distinct seeds')
         return self
 
+    def _check_values(self):
+        """Numbers in range, finite and of the right kind (ConfigError naming the flag)."""
+        for (part, name), (flag, low, whole) in BOUNDS.items():
+            value = getattr(getattr(self, part), name)
+            if value is None or (name == 'wd' and value == 'auto'):
+                continue
+            kinds = (int,) if whole else (int, float)
+            if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) \
+                    or value < low or (value == low and not whole and name != 'dropout') \
+                    or (name in ('dropout', 'valid_fraction') and value >= 1):
+                raise ConfigError(f'{flag} {value!r}: out of range or not a number')
+        for flag, values in (('--mlp-dims', self.model.mlp_dims), ('--seeds', self.train.seeds)):
+            if values is not None and (not isinstance(values, list) or not values or any(
+                    isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in values)):
+                raise ConfigError(f'{flag} {values!r}: expected a list of whole numbers')
+        if self.model.mlp_dims and min(self.model.mlp_dims) < 1:
+            raise ConfigError(f'--mlp-dims {self.model.mlp_dims}: expected positive sizes')
+        devices = self.train.devices
+        if devices is not None and (not isinstance(devices, list) or not devices or
+                                    len(set(map(str, devices))) != len(devices)):
+            raise ConfigError(f'--devices {devices!r}: expected distinct devices like cpu:0,cpu:1')
+
     def layout_request(self):
         """The layout the data options ask for (inputs/layout.py; LayoutError if they clash)."""
         d = self.data
@@ -254,7 +269,10 @@ class RunConfig:
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ConfigError(f'{source}: not a run config of this package ({type(e).__name__}: '
                               f'{e})') from None
-        return cls(**parts, command=doc.get('command')).check()
+        try:
+            return cls(**parts, command=doc.get('command')).check()
+        except ConfigError as e:
+            raise ConfigError(f'{source}: {e}') from None
 
     @classmethod
     def load(cls, path):
