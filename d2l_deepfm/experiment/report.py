@@ -39,8 +39,8 @@ def plot_convergence(histories, path=None, title=None, best=None):
             if best and best.get(name) is not None:
                 ax.axvline(best[name], color=line.get_color(), linestyle=':', alpha=0.8)
                 if key == 'valid_logloss':
-                    ax.plot([best[name]], [history[best[name] - 1][key]], 'o', mfc='none',
-                            ms=10, color=line.get_color())
+                    ax.scatter([best[name]], [history[best[name] - 1][key]], s=100,   # a point,
+                               facecolors='none', edgecolors=line.get_color())      # not a curve
         ax.set_xlabel('epoch')
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
