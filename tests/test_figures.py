@@ -7,14 +7,19 @@ from d2l_deepfm.experiment import report
 from figures import describe
 
 
-def history(n, shift=0.0):
+def history(n, shift=0.0, valid=True):
     return [{'epoch': e, 'train_loss': 0.7 - 0.05 * e + shift, 'test_logloss': 0.6 + 0.01 * e + shift,
-             'test_auc': 0.7 + 0.01 * e - shift} for e in range(1, n + 1)]
+             'test_auc': 0.7 + 0.01 * e - shift,
+             **({'valid_logloss': 0.62 + 0.01 * (e - 2) ** 2 + shift} if valid else {})}
+            for e in range(1, n + 1)]
 
 
 def check_figure(panels, histories, best):
-    assert [label for _, label in report.PANELS] == list(panels)
-    for key, label in report.PANELS:
+    # every panel, the validation logloss only when the records have it (a run with a validation set)
+    shown = [(key, label) for key, label in report.PANELS
+             if all(key in r for records in histories.values() for r in records)]
+    assert [label for _, label in shown] == list(panels)
+    for key, label in shown:
         panel = panels[label]
         assert sorted(panel['curves']) == sorted(report.LABELS[n] for n in histories)
         for name, records in histories.items():
@@ -29,8 +34,10 @@ def test_plot_convergence_draws_every_model_and_marks_the_picked_epoch():
     histories = {'fm': history(5), 'deepfm': history(3, shift=0.02)}
     fig = report.plot_convergence(histories, title='t', best={'fm': 2, 'deepfm': 3})
     check_figure(describe(fig), histories, {'fm': 2, 'deepfm': 3})
-    fig = report.plot_convergence({'fm': history(4)})                 # no marks without best
-    check_figure(describe(fig), {'fm': history(4)}, {})
+    assert 'validation logloss (picks the epoch)' in describe(fig)
+    fig = report.plot_convergence({'fm': history(4, valid=False)})    # no marks without best,
+    check_figure(describe(fig), {'fm': history(4, valid=False)}, {})   # no validation panel
+    assert len(describe(fig)) == len(report.PANELS) - 1
 
 
 def test_the_runs_figure_shows_its_histories(small_ctr, tmp_path, monkeypatch):
