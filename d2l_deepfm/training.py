@@ -22,6 +22,7 @@ from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 from tqdm.auto import tqdm
 
 from .errors import TrainingDiverged
+from .sparse import LocalTables
 
 
 def try_all_gpus():
@@ -122,6 +123,8 @@ def train_ch13(net, train_data, test_data, loss, trainer, num_epochs, devices, r
     """
     history = list(history or [])
     n = len(train_data.labels)
+    # row-sparse embeddings on one device: a step on the batch's rows only (sparse.py)
+    local_step = LocalTables.for_model(net, loss, trainer, devices)
     for epoch in range(len(history) + 1, num_epochs + 1):
         start = time.perf_counter()
         if seed is not None:
@@ -135,7 +138,8 @@ def train_ch13(net, train_data, test_data, loss, trainer, num_epochs, devices, r
                    leave=False, disable=not progress)
         pending = []
         for X, y in bar:
-            pending.append(train_batch(net, X, y, loss, trainer, devices))
+            pending.append(local_step(X, y) if local_step is not None
+                           else train_batch(net, X, y, loss, trainer, devices))
             seen += len(y)
             if len(pending) > 4:      # read losses a few steps late: the engine keeps working
                 loss_sum += sum(float(l.sum()) for l in pending.pop(0))
