@@ -94,8 +94,8 @@ def read_block(path, start, end):
     return buf, got
 
 
-def parse_block(path, start, end, fmt):
-    """Parse one block: labels (uint8), per field (codes, uniques, keys) with the field's
+def parse_block(path, start, end, fmt, hash_buckets=None):
+    """Parse one block (with hash_buckets: `hash_block` of it). Otherwise: labels (uint8), per field (codes, uniques, keys) with the field's
     distinct values in order of first appearance, the number of skipped rows, and the first bad
     label (row in block, value) if any.
 
@@ -108,11 +108,13 @@ def parse_block(path, start, end, fmt):
     checked = size > 0 and buf[:size].max() >= 0x80
     if checked:                                 # not plain ASCII: UTF-8 before any decoding
         check_block(path, bytes(buf[:size]))
-    block = scan_block(buf, size, fmt)
+    block = scan_block(buf, size, fmt, hash_buckets)
     if block is None:
         if not checked:                         # a NUL byte?
             check_block(path, bytes(buf[:size]))
         block = pandas_block(path, bytes(buf[:size]), fmt)
+        if hash_buckets:
+            block = hash_block(block, hash_buckets)
     return block
 
 
@@ -130,7 +132,7 @@ def check_block(path, raw):
     raise DataError(f'{path}: not UTF-8 text; convert the file to UTF-8')
 
 
-def scan_block(buf, size, fmt):
+def scan_block(buf, size, fmt, hash_buckets=None):
     """parse_block through bytescan, or None where it must not be used."""
     num_columns = FORMATS[fmt] + 1
     scanned = bytescan.scan_buffer(buf, size, num_columns)
@@ -142,6 +144,9 @@ def scan_block(buf, size, fmt):
         return None
     fields = []
     for j in range(1, num_columns):
+        if hash_buckets and not (fmt == 'criteo' and j <= criteo.NUM_INT):
+            fields.append((None, None, keys[j]))      # every key hashed: no factorize needed
+            continue
         codes, ukeys = pd.factorize(keys[j])          # distinct keys = distinct strings
         if fmt == 'criteo' and j <= criteo.NUM_INT:
             # the winners' binning, computed once per distinct value instead of once per row
@@ -155,8 +160,26 @@ def scan_block(buf, size, fmt):
                            None))
         else:
             fields.append((codes.astype(onp.int32), None, ukeys))
-    return types.SimpleNamespace(labels=labels.astype(onp.uint8), fields=fields,
-                                 skipped=skipped, bad_label=None, rows=keys.shape[1])
+    block = types.SimpleNamespace(labels=labels.astype(onp.uint8), fields=fields,
+                                  skipped=skipped, bad_label=None, rows=keys.shape[1])
+    return hash_block(block, hash_buckets) if hash_buckets else block
+
+
+def hash_block(block, buckets):
+    """The block with `hashed`: (num_feat, rows) int32 buckets per field, offsets applied
+    (field f's bucket + f * buckets): bytescan.hash_keys on keys, hash_values on strings (one
+    rule: the same bucket for a value whichever path parsed it). `fields` is dropped."""
+    out = onp.empty((len(block.fields), block.rows), dtype=onp.int32)
+    for f, (codes, uniques, keys) in enumerate(block.fields):
+        if codes is None:                             # every row's key
+            out[f] = bytescan.hash_keys(keys, buckets)
+        else:                                         # the distinct values, then their rows
+            distinct = bytescan.hash_values(uniques, buckets) if keys is None else \
+                bytescan.hash_keys(keys, buckets)
+            onp.take(distinct.astype(onp.int32), codes, out=out[f])
+        out[f] += f * buckets
+    block.hashed, block.fields = out, None
+    return block
 
 
 _POWERS = 10 ** onp.arange(bytescan.WIDTH - 1, -1, -1, dtype=onp.int64)
@@ -251,21 +274,21 @@ def _fork_ok():
     return 'fork' in multiprocessing.get_all_start_methods()
 
 
-def parsed_blocks(path, fmt, block_bytes, workers):
+def parsed_blocks(path, fmt, block_bytes, workers, hash_buckets=None):
     """parse_block over the whole file, in file order, using `workers` processes."""
     # missing/empty/binary/compressed: one clear line; the rest of the file: check_block
     first = check_text_file(path, whole=False)
     ranges = line_blocks(path, block_bytes, _after_header(path) if is_header(first) else 0)
     if workers <= 1 or not _fork_ok():
         for start, end in ranges:
-            yield parse_block(path, start, end, fmt)
+            yield parse_block(path, start, end, fmt, hash_buckets)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('fork')) as pool:
         window = collections.deque()              # a few blocks in flight: memory stays bounded
         for start, end in ranges:
-            window.append(pool.submit(parse_block, path, start, end, fmt))
+            window.append(pool.submit(parse_block, path, start, end, fmt, hash_buckets))
             if len(window) >= 2 * workers:
                 yield window.popleft().result()
         while window:
@@ -489,9 +512,42 @@ def peak_rss_mb():
     return round(own, 1), round(children, 1)
 
 
+def hashed_split(split, path, out, fmt, block_bytes, workers, buckets):
+    """One pass over a file with the hashing trick: every block's buckets written as they
+    come (no vocabulary, no second pass). Returns the split's report entry."""
+    num_feat = FORMATS[fmt]
+    features = NpyWriter(os.path.join(out, f'{split}.features.npy'), onp.int32, num_feat)
+    labels = NpyWriter(os.path.join(out, f'{split}.labels.npy'), onp.uint8)
+    n = skipped = 0
+    for block in parsed_blocks(path, fmt, block_bytes, workers, buckets):
+        _check_labels(block, path, n, fmt)
+        features.write(block.hashed.T)
+        labels.write(block.labels)
+        n, skipped = n + block.rows, skipped + block.skipped
+    labels.close()
+    if n == 0:
+        features.file.close()
+        os.remove(features.tmp)
+        raise _no_rows(path, fmt)
+    features.close()
+    return {'input': os.path.abspath(path), 'rows': n, 'skipped': skipped}
+
+
+def hashed_feature_map(num_feat, buckets):
+    """The feature map of a hashed store: every field has `buckets` rows and no mapper
+    (`hash_buckets` tells readers to hash: bytescan.hash_keys / hash_values)."""
+    return types.SimpleNamespace(NUM_FEATS=num_feat, feat_mapper={i: {} for i in range(1, num_feat + 1)},
+                                 defaults={i: 0 for i in range(1, num_feat + 1)},
+                                 field_dims=onp.full(num_feat, buckets, dtype=onp.int64))
+
+
 def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_threshold=4,
-               block_mb=16, workers=None, log=print):
-    """Build the store in `out`; return the report written to out/store.json."""
+               block_mb=16, workers=None, log=print, hash_buckets=None):
+    """Build the store in `out`; return the report written to out/store.json.
+
+    hash_buckets N: the hashing trick instead of the vocabulary (each field's value -> a stable
+    hash of its bytes mod N, bytescan.hash_keys; min_threshold does not apply): memory holds
+    one block per process whatever the number of distinct values."""
     if fmt not in FORMATS:
         raise DataError(f'unknown format {fmt!r} (expected one of {", ".join(FORMATS)})')
     workers = workers or max(1, min((os.cpu_count() or 1) - 1, 4))   # a core for the merge
@@ -502,6 +558,17 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
                     for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     num_feat = FORMATS[fmt]
     report = {'format': fmt, 'num_feat': num_feat, 'min_threshold': min_threshold, 'splits': {}}
+    if hash_buckets:
+        report.update(min_threshold=None, hash_buckets=hash_buckets)
+        for split, path in (('train', train_path), ('valid', valid_path), ('test', test_path)):
+            if path is not None:
+                t0 = time.perf_counter()
+                report['splits'][split] = entry = hashed_split(split, path, out, fmt, block_bytes,
+                                                               workers, hash_buckets)
+                log(f"{split}: {entry['rows']} rows ({entry['skipped']} skipped), hashed into "
+                    f'{hash_buckets} buckets per field; {time.perf_counter() - t0:.1f} s')
+        return _finish(report, out, hashed_feature_map(num_feat, hash_buckets), start, cpu_start,
+                       workers, block_mb, min_threshold=None, hash_buckets=hash_buckets)
 
     # pass 1: parse the training file once; count values; write global ids (where the
     # features will be)
@@ -569,8 +636,15 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
 
     dataset = types.SimpleNamespace(NUM_FEATS=num_feat, feat_mapper=feat_mapper,
                                     defaults=defaults, field_dims=field_dims)
+    return _finish(report, out, dataset, start, cpu_start, workers, block_mb,
+                   min_threshold=min_threshold)
+
+
+def _finish(report, out, dataset, start, cpu_start, workers, block_mb, **extra):
+    """Write feature_map.json and store.json; return the report."""
+    field_dims = dataset.field_dims
     data.save_feature_map(os.path.join(out, 'feature_map.json'), dataset,
-                          min_threshold=min_threshold, format=fmt)
+                          format=report['format'], **extra)
     seconds = time.perf_counter() - start
     total = sum(s['rows'] + s['skipped'] for s in report['splits'].values())
     own, children = peak_rss_mb()
@@ -597,6 +671,10 @@ def build_parser():
     p.add_argument('--out', required=True, help='store folder')
     p.add_argument('--min-threshold', type=int, default=4,
                    help='values seen fewer times in training map to the field default (chapter: 4)')
+    p.add_argument('--hash-buckets', type=int, default=None, metavar='N',
+                   help="the hashing trick: each field's values hashed into N buckets (a stable "
+                        '64-bit hash of their bytes; no vocabulary, so memory stays flat; '
+                        '--min-threshold does not apply)')
     p.add_argument('--block-mb', type=float, default=16, help='MiB of text per block (default 16)')
     p.add_argument('--workers', type=int, default=None,
                    help='parsing processes (default: the CPUs but one, 1 to 4)')
@@ -606,12 +684,15 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if args.min_threshold < 1 or args.block_mb <= 0 or (args.workers is not None and args.workers < 1):
-        print('error: --min-threshold, --block-mb and --workers must be positive', file=sys.stderr)
+    if args.min_threshold < 1 or args.block_mb <= 0 or (args.workers is not None and args.workers < 1) \
+            or (args.hash_buckets is not None and not 1 <= args.hash_buckets < 1 << 31):
+        print('error: --min-threshold, --block-mb, --workers and --hash-buckets must be positive '
+              '(--hash-buckets below 2**31)', file=sys.stderr)
         return 2
     try:
         report = preprocess(args.format, args.input, args.out, args.test, args.valid,
-                            args.min_threshold, args.block_mb, args.workers)
+                            args.min_threshold, args.block_mb, args.workers,
+                            hash_buckets=args.hash_buckets)
     except (DataError, OSError) as e:
         if args.debug:
             raise
