@@ -33,6 +33,7 @@ import resource
 import sys
 import time
 import types
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as onp
 import pandas as pd
@@ -170,7 +171,9 @@ def hash_block(block, buckets):
     (field f's bucket + f * buckets): bytescan.hash_keys on keys, hash_values on strings (one
     rule: the same bucket for a value whichever path parsed it). `fields` is dropped."""
     out = onp.empty((len(block.fields), block.rows), dtype=onp.int32)
-    for f, (codes, uniques, keys) in enumerate(block.fields):
+
+    def one_field(f):
+        codes, uniques, keys = block.fields[f]
         if codes is None:                             # every row's key
             out[f] = bytescan.hash_keys(keys, buckets)
         else:                                         # the distinct values, then their rows
@@ -178,6 +181,8 @@ def hash_block(block, buckets):
                 bytescan.hash_keys(keys, buckets)
             onp.take(distinct.astype(onp.int32), codes, out=out[f])
         out[f] += f * buckets
+    with ThreadPoolExecutor(bytescan.THREADS) as pool:   # numpy lets go of the GIL: all cores
+        list(pool.map(one_field, range(len(block.fields))))
     block.hashed, block.fields = out, None
     return block
 
