@@ -197,6 +197,10 @@ def main(argv=None):
         return 0
     env = {**os.environ, 'PYTHONPATH': ROOT, 'OMP_NUM_THREADS': str(args.threads)}
     pipelines = [q for q in args.pipelines.split(',') if q]
+    if 'pytorch' in pipelines and subprocess.run([sys.executable, '-c', 'import torch'],
+                                                 capture_output=True).returncode != 0:
+        print('note: PyTorch is not installed: skipping its pipeline')
+        pipelines.remove('pytorch')
     print(f'store {args.store}, {args.rows} rows, batch {B}, {args.threads} thread(s), '
           f'load {os.getloadavg()[0]:.2f}', flush=True)
     results = {q: [] for q in pipelines}
