@@ -38,8 +38,9 @@ def main(argv=None):
 
     from d2l import mxnet as d2l
 
-    import d2l_deepfm  # noqa: F401
-    from d2l_deepfm import data, synthetic
+    import d2l_deepfm.numpy_mode  # noqa: F401  (NumPy semantics, as the chapter)
+    from d2l_deepfm import data
+    from d2l_deepfm.inputs import synthetic
 
     def strings(path):
         labels, tokens, _ = data.read_ctr(path)

@@ -49,8 +49,9 @@ def main(argv=None):
     from d2l import mxnet as d2l
     from mxnet import autograd, gluon, init, np
 
-    import d2l_deepfm  # noqa: F401
-    from d2l_deepfm import chapter, synthetic, training
+    import d2l_deepfm.numpy_mode  # noqa: F401  (NumPy semantics, as the chapter)
+    from d2l_deepfm import chapter, training
+    from d2l_deepfm.inputs import synthetic
     from d2l_deepfm.data import CTRDataset
     from d2l_deepfm.models import FM, DeepFM, field_ones, sum_fields
 

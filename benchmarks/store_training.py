@@ -34,7 +34,7 @@ B, K, MLP, LR, DROP = 2048, 10, [30, 20, 10], 0.01, 0.1
 def batches_of(args):
     import numpy as onp
 
-    from d2l_deepfm import store
+    from d2l_deepfm.scale import store
     splits, _ = store.open_store(args.store)
     train = splits['train']
     n = min(args.rows, len(train))
@@ -62,8 +62,9 @@ def timed_epochs(step, batches, epochs, sync):
 def run_ours(args):
     import mxnet as mx
 
-    import d2l_deepfm  # noqa: F401
-    from d2l_deepfm import sparse, training
+    import d2l_deepfm.numpy_mode  # noqa: F401
+    from d2l_deepfm import training
+    from d2l_deepfm.scale import sparse
     from d2l_deepfm.models import DeepFM
     batches, dims, n = batches_of(args)
     sparse.LocalTables.enabled = args.worker == 'local'

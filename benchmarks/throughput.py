@@ -275,7 +275,9 @@ def main(argv=None):
     if args.worker:
         if args.code_root:                   # the 'before' pipeline: that checkout's package
             sys.path.insert(0, args.code_root)
-        import d2l_deepfm  # noqa: F401  (NumPy semantics, as the chapter)
+            import d2l_deepfm  # noqa: F401  (before the new layout: NumPy semantics on import)
+        else:
+            import d2l_deepfm.numpy_mode  # noqa: F401  (NumPy semantics, as the chapter)
         args.model = args.model_one
         result = WORKERS[args.worker](args)
         result['peak_rss_mib'], result['peak_rss_child_mib'] = peak_memory_mib()
@@ -294,7 +296,7 @@ def main(argv=None):
         raise SystemExit(f'error: {args.data_dir}: needs train.csv and test.csv in the chapter layout')
     tmp = tempfile.TemporaryDirectory(prefix='d2l_deepfm_bench_')
     if args.data_dir is None:
-        from d2l_deepfm import synthetic
+        from d2l_deepfm.inputs import synthetic
         args.data_dir = os.path.join(tmp.name, 'data')
         synthetic.make_dataset(args.data_dir, num_train=args.rows, num_test=max(args.rows // 10, 1))
     if 'pytorch' in pipelines and not torch_available():

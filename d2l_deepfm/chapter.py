@@ -5,6 +5,8 @@ Nothing here is used for training by the package: the benchmark times it, the te
 loss (see `chapter_loss`). `CTRDataset` is d2l's own (`d2l.CTRDataset`), imported as is.
 """
 from d2l import mxnet as d2l
+
+from . import numpy_mode  # noqa: F401
 from mxnet import gluon, np, npx
 from mxnet.gluon import nn
 

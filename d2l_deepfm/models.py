@@ -18,9 +18,11 @@ than the same sum written as a batched matrix product (a row of ones times each 
 `d2l_deepfm.chapter` keeps the printed code, and the tests check both give the same numbers
 and gradients on the same parameters.
 """
+import mxnet as mx
 from mxnet.gluon import nn
 
-from .sparse import embedding
+from . import numpy_mode  # noqa: F401  (MXNet's NumPy semantics, as the chapter)
+from .scale.sparse import embedding
 
 
 def field_ones(F, x, num_fields):
@@ -80,3 +82,16 @@ class DeepFM(FM):
         embed_x = self.embedding(x)
         inputs = embed_x.reshape(-1, self.embed_output_dim)
         return F.npx.sigmoid(self.fm_part(F, x, embed_x) + self.mlp(inputs))
+
+
+def build_model(name, field_dims, settings):
+    """FM or DeepFM from a run's settings ({'num_factors', 'mlp_dims', 'dropout', 'sparse_grad'}).
+
+    Fresh name counters: the same parameter names (and optimizer-state order) in every process,
+    whatever was built before, so that checkpoints load into the right places."""
+    sparse_grad = settings.get('sparse_grad', False)
+    with mx.name.NameManager():
+        if name == 'fm':
+            return FM(field_dims, settings['num_factors'], sparse_grad=sparse_grad)
+        return DeepFM(field_dims, settings['num_factors'], settings['mlp_dims'],
+                      settings['dropout'], sparse_grad=sparse_grad)

@@ -21,8 +21,9 @@ import pandas as pd
 from mxnet import autograd, gluon, init, np
 from tqdm.auto import tqdm
 
+from . import numpy_mode  # noqa: F401  (MXNet's NumPy semantics, as the chapter)
 from .errors import TrainingDiverged
-from .sparse import LocalTables
+from .scale.sparse import LocalTables
 
 
 def try_all_gpus():
@@ -121,12 +122,28 @@ def epoch_seed(seed, epoch):
     return int(onp.random.SeedSequence((seed, epoch)).generate_state(1)[0] % 2 ** 31)
 
 
-def train_ch13(net, train_data, test_data, loss, trainer, num_epochs, devices, rng,
+def as_arrays(data):
+    """(features, labels) numpy arrays of a CTRDataset-like object (`features`, `labels`) or of
+    any iterable of (X, y) batches, e.g. the chapter's gluon DataLoader."""
+    if hasattr(data, 'features'):
+        return data.features, data.labels
+    xs, ys = zip(*((_numpy(X), _numpy(y).reshape(-1)) for X, y in data))
+    return onp.concatenate(xs), onp.concatenate(ys).astype(onp.float32)
+
+
+def _numpy(a):
+    return a.asnumpy() if hasattr(a, 'asnumpy') else onp.asarray(a)
+
+
+def train_ch13(net, train_data, test_data, loss, trainer, num_epochs, devices=None, rng=None,
                batch_size=2048, progress=True, desc='train', on_epoch=None,
                valid_data=None, history=None, batches=None, seed=None):
     """Train `net` and return the per-epoch history (a list of dicts).
 
-    train_data, test_data, valid_data: CTRDataset-like objects with `features` and `labels`.
+    Called as the chapter calls it, `train_ch13(net, train_iter, test_iter, loss, trainer,
+    num_epochs, devices)`, it takes the chapter's DataLoaders too.
+    train_data, test_data, valid_data: CTRDataset-like objects with `features` and `labels`
+    (batches are sliced from them), or iterables of (X, y) batches such as a gluon DataLoader.
     on_epoch(record) is called after every epoch (checkpoints, early stopping); if it returns
     True, training stops. history: records of epochs already done (to resume after them).
     batches(epoch): an iterator of (X, y) numpy batches for that epoch, replacing the default
@@ -136,19 +153,26 @@ def train_ch13(net, train_data, test_data, loss, trainer, num_epochs, devices, r
     Raises TrainingDiverged if the training loss is not finite.
     """
     history = list(history or [])
-    n = len(train_data.labels)
-    # row-sparse embeddings on one device: a step on the batch's rows only (sparse.py)
+    devices = devices or try_all_gpus()
+    rng = rng if rng is not None else onp.random.default_rng()
+    in_memory = hasattr(train_data, 'features')
+    steps = math.ceil(len(train_data.labels) / batch_size) if in_memory else len(train_data)
+    test_X, test_y = as_arrays(test_data)
+    valid_arrays = as_arrays(valid_data) if valid_data is not None else None
+    # row-sparse embeddings on one device: a step on the batch's rows only (scale/sparse.py)
     local_step = LocalTables.for_model(net, loss, trainer, devices)
     for epoch in range(len(history) + 1, num_epochs + 1):
         start = time.perf_counter()
         if seed is not None:
             rng = seed_everything(epoch_seed(seed, epoch))
         loss_sum, seen = 0.0, 0
-        if batches is None:
-            epoch_batches = iter_batches(train_data.features, train_data.labels, batch_size, rng)
-        else:
+        if batches is not None:
             epoch_batches = batches(epoch)
-        bar = tqdm(epoch_batches, total=math.ceil(n / batch_size), desc=f'{desc} epoch {epoch}',
+        elif in_memory:
+            epoch_batches = iter_batches(train_data.features, train_data.labels, batch_size, rng)
+        else:                                     # the chapter's DataLoader
+            epoch_batches = ((_numpy(X), _numpy(y).reshape(-1)) for X, y in train_data)
+        bar = tqdm(epoch_batches, total=steps, desc=f'{desc} epoch {epoch}',
                    leave=False, disable=not progress)
         pending = []
         for X, y in bar:
@@ -161,12 +185,12 @@ def train_ch13(net, train_data, test_data, loss, trainer, num_epochs, devices, r
         train_seconds = time.perf_counter() - start
         if not math.isfinite(loss_sum):
             raise TrainingDiverged(f'{desc}: the training loss became {loss_sum} in epoch {epoch}')
-        metrics = evaluate(net, test_data.features, test_data.labels, devices)
+        metrics = evaluate(net, test_X, test_y, devices)
         record = {'epoch': epoch, 'train_loss': loss_sum / max(seen, 1),
                   'test_logloss': metrics['logloss'], 'test_auc': metrics['auc'],
                   'test_acc': metrics['acc']}
         if valid_data is not None:
-            metrics = evaluate(net, valid_data.features, valid_data.labels, devices)
+            metrics = evaluate(net, *valid_arrays, devices)
             record.update(valid_logloss=metrics['logloss'], valid_auc=metrics['auc'],
                           valid_acc=metrics['acc'])
         record.update(seconds=time.perf_counter() - start, examples_per_sec=seen / train_seconds)

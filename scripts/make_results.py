@@ -26,13 +26,14 @@ NAMES = {'fm': 'FM', 'deepfm': 'DeepFM', 'lr': 'LR'}
 
 def run(module, argv, out, log):
     """Run `python -m d2l_deepfm.<module> argv --out out` in this process; (command, metrics)."""
-    from d2l_deepfm import train
+    from d2l_deepfm.experiment.run import run as run_config
+    from d2l_deepfm.train import config_from_argv
     defaults = ['--model', 'all', '--seeds', '0,1,2'] if module == 'compare' else []
     argv = [*argv, '--no-progress', '--out', out]
     command = f"python -m d2l_deepfm.{module} {' '.join(argv)}"
     log(f'$ {command}')
     start = time.perf_counter()
-    doc = train.run(train.build_parser().parse_args(defaults + argv), log=lambda *a: None)
+    doc = run_config(config_from_argv(defaults + argv), log=lambda *a: None)
     log(f'  ({time.perf_counter() - start:.0f} s)')
     return command, doc
 
@@ -62,15 +63,18 @@ def test_predictions(run_dir, doc, args_list):
     """{model: [test probabilities per seed]} from the saved parameters of a compare run
     (LR refitted with the C it picked) and the test labels."""
     import mxnet as mx
-    from d2l_deepfm import baseline, train, training
-    args = train.build_parser().parse_args(args_list)
-    data = train.load_data(args, log=lambda *a: None)
+    from d2l_deepfm import training
+    from d2l_deepfm.experiment import baseline
+    from d2l_deepfm.experiment.run import load_data
+    from d2l_deepfm.models import build_model
+    from d2l_deepfm.train import config_from_argv
+    data = load_data(config_from_argv(args_list), log=lambda *a: None)
     tr, test = data[0], data[2]
     preds = {}
     for name in ('fm', 'deepfm'):
         preds[name] = []
         for i, seed in enumerate(doc['seeds']):
-            net = train.build_model(name, tr.field_dims, doc[name]['config'])
+            net = build_model(name, tr.field_dims, doc[name]['config'])
             net.load_parameters(os.path.join(run_dir, f'{name}.params' if i == 0
                                              else f'{name}-seed{seed}.params'), ctx=mx.cpu())
             preds[name].append(training.predict(net, test.features, [mx.cpu()]))

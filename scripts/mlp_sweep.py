@@ -20,14 +20,15 @@ PROTOCOL = ['--seeds', '0,1,2', '--valid-fraction', '0.1', '--patience', '5', '-
 
 def sweep(dims=DIMS, extra=(), out='runs/mlp_sweep', log=print):
     """{dims: summary entry of DeepFM} and the commands that produced them."""
-    from d2l_deepfm import train
+    from d2l_deepfm.experiment.run import run
+    from d2l_deepfm.train import config_from_argv
     results, commands = {}, {}
     for d in dims:
         argv = ['--model', 'deepfm', '--mlp-dims', d, *PROTOCOL, *extra,
                 '--out', os.path.join(out, d.replace(',', '-'))]
         commands[d] = 'python -m d2l_deepfm.train ' + ' '.join(argv)
         log(f'$ {commands[d]}')
-        doc = train.run(train.build_parser().parse_args(argv), log=lambda *a: None)
+        doc = run(config_from_argv(argv), log=lambda *a: None)
         results[d] = doc['summary']['deepfm']
         log(f"  test AUC {results[d]['test_auc']['mean']:.4f} ± {results[d]['test_auc']['std']:.4f}")
     return results, commands
@@ -35,7 +36,7 @@ def sweep(dims=DIMS, extra=(), out='runs/mlp_sweep', log=print):
 
 def plot(results, path, reference=None, title='DeepFM: MLP structure'):
     """Test AUC (mean ± std over seeds) per structure; reference: {label: AUC} drawn as lines."""
-    from d2l_deepfm.plotting import plt
+    from d2l_deepfm.experiment.report import plt
     fig, ax = plt.subplots(figsize=(6.5, 3.4))
     names = list(results)
     ax.errorbar(range(len(names)), [results[n]['test_auc']['mean'] for n in names],

@@ -2,8 +2,8 @@ import os
 
 import pytest
 
-import d2l_deepfm  # noqa: F401  (sets MXNet's NumPy semantics, as the chapter does)
-from d2l_deepfm import synthetic
+import d2l_deepfm.numpy_mode  # noqa: F401  (MXNet's NumPy semantics, as the chapter)
+from d2l_deepfm.inputs import synthetic
 
 
 @pytest.fixture(scope='session')
@@ -35,7 +35,7 @@ def trained_run(small_ctr, tmp_path_factory):
 @pytest.fixture(scope='session')
 def small_store(small_ctr, tmp_path_factory):
     """`small_ctr` preprocessed into a memory-mapped store (read-only for the tests)."""
-    from d2l_deepfm import preprocess
+    from d2l_deepfm.scale import preprocess
     out = str(tmp_path_factory.mktemp('store'))
     preprocess.preprocess('d2l', os.path.join(small_ctr, 'train.csv'), out,
                           test_path=os.path.join(small_ctr, 'test.csv'), workers=1,

@@ -16,7 +16,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import mxnet as mx  # noqa: E402
 import numpy as onp  # noqa: E402
 
-from d2l_deepfm import distributed, store, training  # noqa: E402
+from d2l_deepfm import training
+from d2l_deepfm.scale import cluster as distributed, store  # noqa: E402
 from d2l_deepfm.models import FM  # noqa: E402
 
 

@@ -1,6 +1,6 @@
 import numpy as onp
 
-from d2l_deepfm import baseline
+from d2l_deepfm.experiment import baseline
 
 
 def test_one_hot_has_one_column_per_field(small_data):

@@ -4,7 +4,9 @@ import os
 import numpy as onp
 import pytest
 
-from d2l_deepfm import bytescan, data
+from d2l_deepfm import data
+from d2l_deepfm.errors import DataError
+from d2l_deepfm.inputs import bytescan, table
 
 
 def write(path, text):
@@ -14,7 +16,7 @@ def write(path, text):
 
 
 def string_path(path, num_feat, feat_mapper=None, defaults=None, min_threshold=4):
-    labels, tokens, skipped = data.read_ctr(path, num_feat)
+    labels, tokens, skipped = table.read_ctr(path, num_feat)
     if feat_mapper is None:
         feat_mapper, defaults = data.build_feat_mapper(tokens, min_threshold)
     return labels, feat_mapper, defaults, data.map_tokens(tokens, feat_mapper, defaults), skipped
@@ -82,21 +84,21 @@ def test_steps_aside_where_it_would_differ(tmp_path, text):
 
 
 def test_bad_input_still_gets_the_string_paths_errors(tmp_path):
-    with pytest.raises(data.DataError, match='is not 0 or 1'):
+    with pytest.raises(DataError, match='is not 0 or 1'):
         data.CTRDataset(write(tmp_path / 'bad.csv', '1\ta\tb\n2\ta\tb\n'), num_feat=2)
-    with pytest.raises(data.DataError, match='empty'):
+    with pytest.raises(DataError, match='empty'):
         data.CTRDataset(write(tmp_path / 'empty.csv', ''), num_feat=2)
-    with pytest.raises(data.DataError, match='no row has'):
+    with pytest.raises(DataError, match='no row has'):
         data.CTRDataset(write(tmp_path / 'short.csv', '1\ta\n'), num_feat=2)
-    with pytest.raises(data.DataError, match='binary data'):         # a NUL byte
+    with pytest.raises(DataError, match='binary data'):         # a NUL byte
         data.CTRDataset(write(tmp_path / 'nul.csv', '1\ta\x00\tb\n0\ta\tb\n'), num_feat=2)
-    with pytest.raises(data.DataError, match='not UTF-8'):             # fast path: not ASCII
+    with pytest.raises(DataError, match='not UTF-8'):             # fast path: not ASCII
         with open(tmp_path / 'latin.csv', 'wb') as f:
             f.write(b'1\ta\tb\n0\t\xe9t\xe9\tb\n')
         data.CTRDataset(str(tmp_path / 'latin.csv'), num_feat=2)
     lone_cr = write(tmp_path / 'cr.csv', '1\ta\rz\tb\n0\ta\tb\n')   # pandas: a line break
     assert bytescan.read_ctr(lone_cr, 2) is None
-    with pytest.raises(data.DataError, match='could not parse'):
+    with pytest.raises(DataError, match='could not parse'):
         data.CTRDataset(lone_cr, num_feat=2)
 
 
@@ -120,6 +122,6 @@ def test_keys_round_trip():
 
 def test_synthetic_data_takes_the_fast_path(small_ctr):
     path = os.path.join(small_ctr, 'train.csv')
-    assert bytescan.read_ctr(path, data.NUM_FEAT) is not None
-    train = assert_same(path, data.NUM_FEAT)
-    assert_same(os.path.join(small_ctr, 'test.csv'), data.NUM_FEAT, train=train)
+    assert bytescan.read_ctr(path, table.NUM_FEAT) is not None
+    train = assert_same(path, table.NUM_FEAT)
+    assert_same(os.path.join(small_ctr, 'test.csv'), table.NUM_FEAT, train=train)

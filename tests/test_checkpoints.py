@@ -12,7 +12,10 @@ import mxnet as mx
 import numpy as onp
 import pytest
 
-from d2l_deepfm import checkpoints, train, training
+from d2l_deepfm import train, training
+from d2l_deepfm.experiment import checkpoints
+from d2l_deepfm.experiment.config import MODELS
+from d2l_deepfm.models import build_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Small batches: epochs long enough to interrupt in the middle of one.
@@ -24,7 +27,7 @@ def numbers(out):
     """What a resumed run must reproduce exactly: every epoch's loss and test metrics."""
     doc = json.loads(open(os.path.join(out, 'metrics.json')).read())
     return {m: [(r['epoch'], r['train_loss'], r['test_logloss'], r['test_auc'], r['test_acc'])
-                for r in doc[m]['epochs']] for m in train.MODELS if m in doc}
+                for r in doc[m]['epochs']] for m in MODELS if m in doc}
 
 
 def start(small_ctr, out, *extra):
@@ -121,7 +124,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(small_data, tmp_path)
     train_set, test_set = small_data
     cfg = {'num_factors': 4, 'lr': 0.01, 'mlp_dims': [8], 'dropout': 0.1}
     devices = [mx.cpu()]
-    net = training.initialize(train.build_model('deepfm', train_set.field_dims, cfg), devices)
+    net = training.initialize(build_model('deepfm', train_set.field_dims, cfg), devices)
     trainer = training.make_trainer(net, cfg['lr'])
     ckpt = checkpoints.ModelCheckpoint(str(tmp_path), 'deepfm')
     save = ckpt.on_epoch(net, trainer, [], cfg)
@@ -141,7 +144,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(small_data, tmp_path)
     doc = ckpt.load()
     assert doc['epoch'] == 1 and len(doc['history']) == 1
     assert math.isfinite(doc['history'][0]['train_loss'])
-    fresh = training.initialize(train.build_model('deepfm', train_set.field_dims, cfg), devices)
+    fresh = training.initialize(build_model('deepfm', train_set.field_dims, cfg), devices)
     history = ckpt.restore(fresh, training.make_trainer(fresh, cfg['lr']), devices, cfg)
     assert history == doc['history']
     for k, p in fresh.collect_params().items():

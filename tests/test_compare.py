@@ -9,7 +9,8 @@ import mxnet as mx
 import numpy as onp
 import pytest
 
-from d2l_deepfm.compare import format_summary, mean_std, summarize
+from d2l_deepfm.experiment.report import format_summary
+from d2l_deepfm.experiment.stats import mean_std, summarize
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -151,7 +152,7 @@ def test_embedding_penalty_applies_to_the_factors_only(small_data):
 
 
 def test_penalty_grid_scales_with_the_training_rows():
-    from d2l_deepfm.tuning import EMBEDDING_RATIOS, WD_GRID, grid
+    from d2l_deepfm.experiment.tuning import EMBEDDING_RATIOS, WD_GRID, grid
     pairs = grid(1000)
     assert len(pairs) == len(WD_GRID) * len(EMBEDDING_RATIOS)
     assert sorted({wd * 1000 for wd, _ in pairs}) == pytest.approx(WD_GRID)
@@ -168,7 +169,7 @@ def test_wd_auto_picks_the_penalties_on_validation(small_ctr, tmp_path):
     assert r.returncode == 0, r.stderr
     assert 'picked wd' in r.stdout
     doc = json.loads((out / 'metrics.json').read_text())
-    from d2l_deepfm.tuning import grid
+    from d2l_deepfm.experiment.tuning import grid
     for name in ('fm', 'deepfm'):
         tuning = doc['tuning'][name]
         tried = [(t['wd'], t['wd_embedding']) for t in tuning['trials']]

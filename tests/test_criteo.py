@@ -1,7 +1,8 @@
 import numpy as onp
 import pandas as pd
 
-from d2l_deepfm import criteo
+from d2l_deepfm.data import CTRDataset
+from d2l_deepfm.inputs import criteo
 
 
 def test_discretize_like_the_competition_winners():
@@ -21,7 +22,7 @@ def test_criteo_rows_map_with_the_chapters_rules(tmp_path):
     lines.append('1\t2\t3')                                    # malformed: skipped and counted
     path = tmp_path / 'train.txt'
     path.write_text('\n'.join(lines) + '\n')
-    ds = criteo.criteo_dataset(str(path), min_threshold=2)
+    ds = CTRDataset.from_file(str(path), 'criteo', min_threshold=2)
     assert len(ds) == 50 and ds.skipped == 1 and ds.NUM_FEATS == 39
     assert len(ds.field_dims) == 39
     for i in range(1, 40):

@@ -3,7 +3,9 @@ import os
 import numpy as onp
 import pytest
 
-from d2l_deepfm.data import (CTRDataset, DataError, load_feature_map, read_ctr,
+from d2l_deepfm.errors import DataError
+from d2l_deepfm.inputs.table import read_ctr
+from d2l_deepfm.data import (CTRDataset, load_feature_map,
                              save_feature_map)
 
 # 3 fields. Field 1: 'a' x4, 'b' x3, 'c' x1; field 2: 'x' x4, 'y' x4; field 3: 'p' x8.

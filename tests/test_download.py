@@ -8,7 +8,8 @@ import zipfile
 
 import pytest
 
-from d2l_deepfm.data import DataError, default_data, download_ctr
+from d2l_deepfm.errors import DataError
+from d2l_deepfm.inputs.download import default_data, download_ctr
 
 TRAIN = '1\t' + '\t'.join(['a'] * 34) + '\n'
 

@@ -12,6 +12,7 @@ import numpy as onp
 import pytest
 
 from d2l_deepfm import launch
+from d2l_deepfm.scale import launcher
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKER = os.path.join(ROOT, 'tests', 'dist_worker.py')
@@ -54,7 +55,7 @@ def finish(proc, timeout):
 
 
 def test_local_plan_sets_the_dmlc_environment():
-    procs = launch.plan(['python', 'train.py'], num_workers=2, num_servers=1, root_port=9123)
+    procs = launcher.plan(['python', 'train.py'], num_workers=2, num_servers=1, root_port=9123)
     assert [(p['role'], p['index']) for p in procs] == [('scheduler', 0), ('server', 0),
                                                         ('worker', 0), ('worker', 1)]
     for p in procs:
@@ -68,10 +69,10 @@ def test_local_plan_sets_the_dmlc_environment():
 def test_ssh_plan_builds_the_remote_command_lines(tmp_path):
     hosts_file = tmp_path / 'hosts'
     hosts_file.write_text('# cluster\nnode-a\n\nnode-b:2222  # second machine\n')
-    hosts = launch.read_hosts(str(hosts_file))
+    hosts = launcher.read_hosts(str(hosts_file))
     assert hosts == [('node-a', None), ('node-b', 2222)]
     command = ['python', '-m', 'd2l_deepfm.train', '--out', 'runs/two words']
-    procs = launch.plan(command, num_workers=3, num_servers=2, root_port=9000, hosts=hosts,
+    procs = launcher.plan(command, num_workers=3, num_servers=2, root_port=9000, hosts=hosts,
                         root_uri='10.0.0.1', cwd='/srv/job dir', extra_env={'OMP_NUM_THREADS': '4'})
     scheduler, *remote = procs
     assert scheduler['argv'] == command and scheduler['env']['DMLC_NODE_HOST'] == '10.0.0.1'
@@ -91,7 +92,7 @@ def test_ssh_plan_builds_the_remote_command_lines(tmp_path):
         assert words[4 + 7:] == command and 'PORT=' not in argv[-1].replace('ROOT_PORT=', '')
     with pytest.raises(ValueError):
         (tmp_path / 'bad').write_text('node:ssh\n')
-        launch.read_hosts(str(tmp_path / 'bad'))
+        launcher.read_hosts(str(tmp_path / 'bad'))
 
 
 def test_usage_errors_are_one_line(capsys):

@@ -6,7 +6,9 @@ import sys
 import numpy as onp
 import pytest
 
-from d2l_deepfm import criteo, criteo_synthetic, preprocess
+from d2l_deepfm.errors import DataError
+from d2l_deepfm.inputs import criteo, criteo_synthetic
+from d2l_deepfm.scale import blocks, preprocess
 from d2l_deepfm.data import CTRDataset, load_feature_map
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -60,8 +62,8 @@ def test_criteo_store_equals_criteo_dataset_with_malformed_rows(tmp_path):
     path.write_text(header + '\n' + path.read_text())
     test_path = tmp_path / 'test.txt'
     criteo_synthetic.write_criteo(str(test_path), 700, seed=2)
-    train = criteo.criteo_dataset(str(path), min_threshold=3)
-    test = criteo.criteo_dataset(str(test_path), train.feat_mapper, train.defaults)
+    train = CTRDataset.from_file(str(path), 'criteo', min_threshold=3)
+    test = CTRDataset.from_file(str(test_path), 'criteo', train.feat_mapper, train.defaults)
     assert train.skipped == 7
     out = tmp_path / 'store'
     report = preprocess.preprocess('criteo', str(path), str(out), test_path=str(test_path),
@@ -120,7 +122,7 @@ def _mixed_file(path, fmt, rows, seed):
     if fmt == 'criteo':
         criteo_synthetic.write_criteo(str(path), rows, seed=seed, malformed_every=250)
     else:
-        from d2l_deepfm import synthetic
+        from d2l_deepfm.inputs import synthetic
         labels, values = synthetic.generate(rows, seed=seed)
         synthetic.write_ctr(str(path), labels, values)
     lines = path.read_text().splitlines()
@@ -150,7 +152,7 @@ def test_byte_blocks_and_pandas_blocks_write_the_same_store(tmp_path, monkeypatc
     _mixed_file(train, fmt, 3000, seed=1)
     _mixed_file(test, fmt, 800, seed=2)
     taken = []
-    scan_block = preprocess.scan_block
+    scan_block = blocks.scan_block
 
     def counted(*args):
         block = scan_block(*args)
@@ -159,7 +161,7 @@ def test_byte_blocks_and_pandas_blocks_write_the_same_store(tmp_path, monkeypatc
 
     stores = {}
     for name, fn in (('mixed', counted), ('pandas', lambda *args: None)):
-        monkeypatch.setattr(preprocess, 'scan_block', fn)
+        monkeypatch.setattr(blocks, 'scan_block', fn)
         out = tmp_path / name
         report = preprocess.preprocess(fmt, str(train), str(out), test_path=str(test),
                                        min_threshold=2, block_mb=0.03, workers=1,
@@ -175,14 +177,14 @@ def test_byte_blocks_and_pandas_blocks_write_the_same_store(tmp_path, monkeypatc
 
 
 def test_int_tokens_are_criteo_discretize():
-    from d2l_deepfm import bytescan
+    from d2l_deepfm.inputs import bytescan
     values = ['', '0', '1', '2', '3', '-1', '-0', '00', '007', '99999999', '-9999999', '20']
     values += [str(v) for v in onp.random.default_rng(0).integers(-9999999, 99999999, 2000)]
-    codes = preprocess.int_tokens(bytescan.encode(values)[0])
-    assert [preprocess.token_of_code(c) for c in codes.tolist()] == \
+    codes = blocks.int_tokens(bytescan.encode(values)[0])
+    assert [blocks.token_of_code(c) for c in codes.tolist()] == \
         list(criteo.discretize(criteo.pd.Series(values, dtype=object)))
     for other in ('-', '1e3', '+5', ' 5', '5.0', 'abc', '--1', '1-'):
-        assert preprocess.int_tokens(bytescan.encode(['1', other])[0]) is None, other
+        assert blocks.int_tokens(bytescan.encode(['1', other])[0]) is None, other
 
 
 @pytest.mark.parametrize('bad, message', [(b'\xff', 'not UTF-8 text (byte 0xff)'),
@@ -191,7 +193,7 @@ def test_a_bad_byte_in_a_later_block_is_the_files_error(tmp_path, monkeypatch, b
     """Only the start of the file is checked up front: a later block with a NUL byte or
     invalid UTF-8 gives check_text_file's one-line error, naming the line; valid UTF-8 in a
     later block is read."""
-    from d2l_deepfm import validate
+    from d2l_deepfm.inputs import checks as validate
     monkeypatch.setattr(validate, 'HEAD_CHUNK', 4096)       # the start: the first 4 KiB
     path = tmp_path / 'train.txt'
     criteo_synthetic.write_criteo(str(path), 2000, seed=3)
@@ -205,7 +207,7 @@ def test_a_bad_byte_in_a_later_block_is_the_files_error(tmp_path, monkeypatch, b
         broken = list(lines)
         broken[1800] = lines[1800][:at] + bad + lines[1800][at:]
         path.write_bytes(b'\n'.join(broken))
-        with pytest.raises(preprocess.DataError,
+        with pytest.raises(DataError,
                            match='line 1801: ' + message.replace('(', r'\(').replace(')', r'\)')):
             preprocess.preprocess('criteo', str(path), str(tmp_path / 'bad'), block_mb=0.05,
                                   workers=1, log=lambda *a: None)
@@ -214,7 +216,7 @@ def test_a_bad_byte_in_a_later_block_is_the_files_error(tmp_path, monkeypatch, b
 def test_hashed_store_is_the_hash_of_each_fields_strings(tmp_path):
     """--hash-buckets N: field f's index is f * N + bytescan.hash_values(its token) (the
     tokens of criteo.read_criteo, binned integers included); no vocabulary is kept."""
-    from d2l_deepfm import bytescan
+    from d2l_deepfm.inputs import bytescan
     train, test = tmp_path / 'train.txt', tmp_path / 'test.txt'
     _mixed_file(train, 'criteo', 2000, seed=3)
     criteo_synthetic.write_criteo(str(test), 300, seed=4)
@@ -236,7 +238,7 @@ def test_hashed_store_is_the_hash_of_each_fields_strings(tmp_path):
 
 def test_hash_rule_is_stable():
     """The buckets are part of a store's format: the same on every machine and version."""
-    from d2l_deepfm import bytescan
+    from d2l_deepfm.inputs import bytescan
     values = ['', 'a', '68fd1e64', 'abcdefghijk', 'b12', '\u00e9']
     assert bytescan.hash_values(values, 1000).tolist() == [883, 310, 474, 813, 793, 144]
     keys, fits = bytescan.encode(values)

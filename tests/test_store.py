@@ -6,7 +6,8 @@ import sys
 import numpy as onp
 import pytest
 
-from d2l_deepfm import store, training
+from d2l_deepfm import training
+from d2l_deepfm.scale import store
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -2,8 +2,8 @@ import os
 
 import numpy as onp
 
-from d2l_deepfm import synthetic
-from d2l_deepfm.data import read_ctr
+from d2l_deepfm.inputs import synthetic
+from d2l_deepfm.inputs.table import read_ctr
 
 
 def test_same_seed_same_files(tmp_path):

@@ -88,6 +88,23 @@ def test_on_epoch_can_stop_training(small_data):
     assert len(history) == 2 and seen == history
 
 
+def test_train_ch13_as_the_chapter_calls_it(small_data):
+    """train_ch13(net, train_iter, test_iter, loss, trainer, num_epochs, devices) with the
+    chapter's gluon DataLoaders (no rng, no batch size): it trains and the test AUC rises."""
+    from mxnet import gluon
+    train, test = small_data
+    train_iter = gluon.data.DataLoader(train, shuffle=True, last_batch='rollover', batch_size=512)
+    test_iter = gluon.data.DataLoader(test, shuffle=False, last_batch='rollover', batch_size=512)
+    devices = training.try_all_gpus()
+    net = training.initialize(FM(train.field_dims, 8), devices, hybridize=False)
+    trainer = gluon.Trainer(net.collect_params(), 'adam', {'learning_rate': 0.02})
+    loss = gluon.loss.SigmoidBinaryCrossEntropyLoss(from_sigmoid=True)
+    history = training.train_ch13(net, train_iter, test_iter, loss, trainer, 3, devices)
+    assert [r['epoch'] for r in history] == [1, 2, 3]
+    assert history[-1]['test_auc'] > history[0]['test_auc'] - 0.01 and history[-1]['test_auc'] > 0.6
+    assert history[-1]['train_loss'] < history[0]['train_loss']
+
+
 @pytest.mark.parametrize('n', [7, 1500])
 def test_scores_are_sklearns(n):
     """training.scores (numpy) gives scikit-learn's log_loss, roc_auc_score and accuracy_score,

@@ -10,9 +10,11 @@ import sys
 
 import pytest
 
-from d2l_deepfm import criteo, synthetic
-from d2l_deepfm.data import CTRDataset, DataError, read_ctr
-from d2l_deepfm.validate import first_malformed_line, is_header
+from d2l_deepfm.inputs import criteo, synthetic
+from d2l_deepfm.data import CTRDataset
+from d2l_deepfm.errors import DataError
+from d2l_deepfm.inputs.table import read_ctr
+from d2l_deepfm.inputs.checks import first_malformed_line, is_header
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HEADER = '\t'.join(['label'] + [f'f{i}' for i in range(1, 35)])

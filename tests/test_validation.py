@@ -5,10 +5,12 @@ import numpy as onp
 import pytest
 
 from d2l_deepfm import training
-from d2l_deepfm.data import DataError, build_feat_mapper, read_ctr
+from d2l_deepfm.errors import DataError
+from d2l_deepfm.inputs.table import read_ctr
+from d2l_deepfm.mapping import build_feat_mapper
 from d2l_deepfm.models import FM
-from d2l_deepfm.splits import load_splits
-from d2l_deepfm.validation import EarlyStopping, best_record, holdout
+from d2l_deepfm.experiment.splits import holdout, load_splits
+from d2l_deepfm.experiment.stopping import EarlyStopping, best_record
 
 
 def test_holdout_is_seeded_disjoint_and_complete():

@@ -124,7 +124,8 @@ class LocalTables:
         """One training step on the numpy batch (X, y); returns [loss] as train_batch does."""
         if len(y) * self.num_fields > self.capacity:
             self._build_twin(len(y))
-        uniq, inv = self.unique(onp.asarray(X))
+        X = onp.asarray(X)
+        uniq, inv = self.unique(X if X.dtype.kind in 'iu' else X.astype(onp.int64))
         n = len(uniq)
         rows = ndarray.array(uniq, ctx=self.device, dtype='int32')
         for big, small in self.tables:           # the batch's rows into the twin's tables

@@ -13,8 +13,9 @@ import os
 
 import numpy as onp
 
-from .data import load_feature_map
-from .errors import DataError
+from ..mapping import load_feature_map, offsets_of
+from ..errors import DataError
+from ..training import epoch_seed
 
 
 class StoreSplit:
@@ -68,7 +69,7 @@ def open_store(folder):
         except (OSError, ValueError) as e:
             raise DataError(f'{folder}: cannot read the {split} split ({e})') from e
         splits[split].field_dims = field_dims
-        splits[split].offsets = onp.concatenate(([0], onp.cumsum(field_dims)[:-1]))
+        splits[split].offsets = offsets_of(field_dims)
     return splits, doc
 
 
@@ -97,7 +98,6 @@ def block_batches(features, labels, batch_size, rng, block_rows=1 << 20, rows=No
     def epoch_batches(epoch):
         nonlocal rng
         if seed is not None:
-            from .training import epoch_seed
             rng = onp.random.default_rng(epoch_seed(seed, epoch))
         order = rng.permutation(len(starts)) if len(starts) > 1 else range(len(starts))
         carry_X, carry_y = [], []

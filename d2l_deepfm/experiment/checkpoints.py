@@ -15,8 +15,8 @@ the same seed, a resumed run ends with the same numbers as an uninterrupted one.
 import glob
 import os
 
-from .errors import CheckpointError
-from .files import atomic_write, deferred_interrupt, read_json as _read_json, write_json
+from ..errors import CheckpointError
+from ..files import atomic_write, deferred_interrupt, read_json as _read_json, write_json
 
 FOLDER = 'checkpoints'
 

@@ -11,7 +11,8 @@ through the same feat_mapper / defaults / min_threshold rules as the chapter's 3
 import numpy as onp
 import pandas as pd
 
-from .data import CTRDataset, DataError, parse_labels, read_table
+from ..errors import DataError
+from .table import parse_labels, read_table
 
 NUM_INT, NUM_CAT = 13, 26
 NUM_FEAT = NUM_INT + NUM_CAT
@@ -49,10 +50,3 @@ def read_criteo(path):
                         'Criteo format (label, I1..I13, C1..C26)')
     labels = parse_labels(frame[0].to_numpy(), path, NUM_FEAT + 1)
     return labels, tokens_from_frame(frame), skipped
-
-
-def criteo_dataset(path, feat_mapper=None, defaults=None, min_threshold=4):
-    """A CTRDataset (39 fields) from a raw Criteo file, with the chapter's mapping rules."""
-    labels, tokens, skipped = read_criteo(path)
-    return CTRDataset.from_tokens(labels, tokens, feat_mapper, defaults, min_threshold,
-                                  skipped=skipped, path=path)

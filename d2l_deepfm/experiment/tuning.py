@@ -16,8 +16,6 @@ ranges come from development runs: on the 8,000-row Criteo sample (10 folds) wd 
 the factors 30-100 times more did best, on the synthetic default data wd ~ 100/n on
 everything. The resulting comparison: RESULTS.md and docs/criteo_cv.md.
 """
-import argparse
-
 WD_GRID = (3, 10, 30, 100)        # times 1/n: first-order weights, bias, MLP
 EMBEDDING_RATIOS = (1, 10, 100)   # wd_embedding / wd: the factor embedding
 
@@ -32,17 +30,14 @@ def grid(num_rows, wd_embedding=None):
     return pairs
 
 
-def pick_penalties(name, train, valid, test, args, devices, log, seed):
-    """Train `name` once per grid pair (nothing saved); return {'chosen': {wd, wd_embedding},
-    'trials': [{wd, wd_embedding, valid_logloss, valid_auc, best_epoch}]}."""
-    from .train import train_one
+def pick_penalties(name, trial, num_rows, wd_embedding=None, log=print, seed=0):
+    """trial(wd, wd_embedding) trains `name` once (first seed, early stopping, nothing saved) and
+    returns its result; try every grid pair and return {'chosen': {wd, wd_embedding}, 'trials':
+    [{wd, wd_embedding, valid_logloss, valid_auc, best_epoch}]}."""
     trials = []
-    for wd, wd_embedding in grid(len(train), args.wd_embedding):
-        trial = argparse.Namespace(**{**vars(args), 'wd': wd, 'wd_embedding': wd_embedding,
-                                      'no_progress': True})
-        result = train_one(name, train, test, trial, devices, lambda *a, **k: None, valid=valid,
-                           seed=seed, save=False)
-        trials.append({'wd': wd, 'wd_embedding': wd_embedding, 'best_epoch': result['best_epoch'],
+    for wd, wd_emb in grid(num_rows, wd_embedding):
+        result = trial(wd, wd_emb)
+        trials.append({'wd': wd, 'wd_embedding': wd_emb, 'best_epoch': result['best_epoch'],
                        'valid_logloss': result['final']['valid_logloss'],
                        'valid_auc': result['final']['valid_auc']})
     best = min(trials, key=lambda t: t['valid_logloss'])

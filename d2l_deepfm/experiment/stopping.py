@@ -1,10 +1,7 @@
 """A validation set and early stopping: the reported epoch is picked on validation data, never on test.
 
-Not in the chapter (it reports the last of its epochs, whatever the test curve did). Two ways
-to get a validation set:
-  * `holdout`: a seeded fraction of the training *rows*, held out before the feature map is
-    built, so `feat_mapper` only knows the remaining training rows (no validation leakage);
-  * a separate file, mapped with the training set's `feat_mapper` and `defaults`.
+Not in the chapter (it reports the last of its epochs, whatever the test curve did). The
+validation set comes from `splits` (a held-out fraction of the training rows, or a file).
 `EarlyStopping` is a `train_ch13(on_epoch=...)` hook: it tracks the validation logloss, keeps
 the parameters of the best epoch, and stops after `patience` epochs without improvement.
 """
@@ -12,29 +9,8 @@ import glob
 import math
 import os
 
-import numpy as onp
-
-from .errors import DataError
-from .files import atomic_write
-
-
-def holdout(num_rows, fraction, seed=0):
-    """(train_rows, valid_rows): sorted row indices, `fraction` of them held out (seeded)."""
-    if not 0 < fraction < 1:
-        raise DataError(f'the validation fraction must be between 0 and 1, got {fraction}')
-    num_valid = int(round(num_rows * fraction))
-    if num_valid < 1 or num_valid >= num_rows:
-        raise DataError(f'a validation fraction of {fraction} of {num_rows} rows leaves an '
-                         'empty training or validation set')
-    order = onp.random.default_rng(seed).permutation(num_rows)
-    return onp.sort(order[num_valid:]), onp.sort(order[:num_valid])
-
-
-def split_tokens(labels, tokens, fraction, seed=0):
-    """Split parsed rows (labels, tokens DataFrame) into training and validation rows."""
-    train_rows, valid_rows = holdout(len(labels), fraction, seed)
-    pick = lambda rows: (labels[rows], tokens.iloc[rows].reset_index(drop=True))  # noqa: E731
-    return pick(train_rows), pick(valid_rows)
+from ..errors import CheckpointError
+from ..files import atomic_write
 
 
 class EarlyStopping:
@@ -97,7 +73,7 @@ class EarlyStopping:
         elif self.best_epoch is not None:                 # resumed: the best epoch is on disk
             path = self._path(self.best_epoch) if self.prefix else None
             if not path or not os.path.isfile(path):
-                raise DataError(f'the parameters of the best epoch ({self.best_epoch}) are missing'
+                raise CheckpointError(f'the parameters of the best epoch ({self.best_epoch}) are missing'
                                 f'{f" ({path})" if path else ""}; train again in a new --out')
             ctx = next(iter(self.net.collect_params().values())).list_ctx()
             self.net.load_parameters(path, ctx=ctx)

@@ -13,7 +13,7 @@ import numpy as onp
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
-from .training import scores
+from ..training import scores
 
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 

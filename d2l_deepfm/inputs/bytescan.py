@@ -4,21 +4,22 @@
 50-100k rows/s. Here the file is scanned as bytes instead (numpy): separators are found in one
 pass, and each token of at most 8 bytes is read as one little-endian uint64 (its bytes, zero
 padded), which *is* the token (no hashing, no collisions). The mapping rules then run on
-these keys with pandas' hash tables (`pd.factorize`, `Index.get_indexer`): the same
-`feat_mapper` (values in order of first appearance), `defaults` and indices as `data.py`'s
-string path, at 0.5-1M rows/s on two cores (docs/performance.md).
+these keys (`data.fit_mapping`/`apply_mapping`, with `decode`/`encode` here): the same
+`feat_mapper` (values in order of first appearance), `defaults` and indices as the string
+path, at 0.5-1M rows/s on two cores (docs/performance.md).
 
 Anything this fast path does not reproduce exactly returns None, and the caller takes the
 string path: a token longer than 8 bytes, a NUL byte, a control character other than tab and
 newline, a carriage return not followed by a newline, a label other than exactly 0 or 1, an
 empty file or one without a single well-formed row (whose errors the string path reports).
-The input checks of validate.py apply as on the string path (`read_ctr`).
+The input checks of checks.py apply as on the string path (`read_ctr`).
 """
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as onp
-import pandas as pd
+
+from .checks import check_text_file, is_header
 
 WIDTH = 8                                   # bytes in one key
 _MASKS = onp.array([(1 << (8 * n)) - 1 for n in range(WIDTH)] + [2 ** 64 - 1], dtype=onp.uint64)
@@ -172,44 +173,8 @@ def labels_of(keys):
     return (keys == _ONE).astype(onp.float32)
 
 
-def build_feat_mapper(keys, min_threshold):
-    """The text's rule on keys (num_feat, n) (row j is field j + 1).
-
-    Returns (feat_mapper, defaults, indices (n, num_feat)): values seen at least
-    min_threshold times get indices in order of first appearance, others defaults[i].
-    """
-    def one_field(j):
-        codes, uniques = pd.factorize(keys[j])          # codes in order of first appearance
-        kept = onp.bincount(codes, minlength=len(uniques)) >= min_threshold
-        n_kept = int(kept.sum())
-        lookup = onp.where(kept, onp.cumsum(kept) - 1, n_kept)
-        onp.take(lookup, codes, out=indices[j])
-        return uniques[kept]
-
-    indices = onp.empty(keys.shape, dtype=onp.int64)
-    with ThreadPoolExecutor(THREADS) as pool:
-        kept_keys = list(pool.map(one_field, range(keys.shape[0])))
-    feat_mapper = {j + 1: dict(zip(decode(k), range(len(k)))) for j, k in enumerate(kept_keys)}
-    defaults = {j + 1: len(k) for j, k in enumerate(kept_keys)}
-    return feat_mapper, defaults, indices.T
-
-
-def map_keys(keys, feat_mapper, defaults):
-    """Indices (n, num_feat) of keys (num_feat, n) under a given feat_mapper:
-    feat_mapper[i][value], or defaults[i] for any other value."""
-    out = onp.empty(keys.shape, dtype=onp.int64)
-    for j in range(keys.shape[0]):
-        i = j + 1
-        mapper = feat_mapper[i]
-        known, fits = encode(mapper.keys())
-        index = onp.fromiter(mapper.values(), dtype=onp.int64, count=len(mapper))[fits]
-        pos = pd.Index(known).get_indexer(keys[j]) if len(known) else onp.full(keys.shape[1], -1)
-        out[j] = onp.where(pos < 0, defaults[i], index[pos] if len(index) else 0)
-    return out.T
-
-
 def first_line(buf, size):
-    """The first line with more than whitespace (as text), or None: validate.py's header test
+    """The first line with more than whitespace (as text), or None: checks.py's header test
     looks at that line."""
     at = 0
     while at < size:
@@ -225,11 +190,10 @@ def read_ctr(path, num_feat):
     """(labels float32 (n,), keys uint64 (num_feat, n), skipped) for a file in the chapter's
     layout, or None where the string path must read it.
 
-    The same input checks as the string path (validate.py): a file with any non-ASCII byte
+    The same input checks as the string path (checks.py): a file with any non-ASCII byte
     goes through `check_text_file` (UTF-8, archives), and a header line is dropped, not
     counted as a skipped row.
     """
-    from .validate import check_text_file, is_header
     buf, size = _read_padded(path)
     if size == 0:
         return None

@@ -1,0 +1,103 @@
+"""What a run shows: the printed tables, the convergence figure, the results CSV line.
+
+The figure is d2l-style FM-vs-DeepFM convergence curves, one panel per metric; the results CSV
+gets one line per finished run (the convention of FuxiCTR/BARS for comparing many runs).
+"""
+import csv
+import fcntl
+import os
+import time
+
+import matplotlib
+
+matplotlib.use('Agg')
+from matplotlib import pyplot as plt  # noqa: E402
+
+PANELS = [('train_loss', 'train loss'), ('test_logloss', 'test logloss'), ('test_auc', 'test AUC')]
+LABELS = {'fm': 'FM', 'deepfm': 'DeepFM', 'lr': 'LR'}
+
+
+def plot_convergence(histories, path=None, title=None, best=None):
+    """histories: {model name: list of per-epoch records}. Saves to `path` if given; returns the figure.
+
+    best: {model name: epoch} marks each model's best validation epoch with a dotted line."""
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(4 * len(PANELS), 3.2))
+    for ax, (key, label) in zip(axes, PANELS):
+        for name, history in histories.items():
+            epochs = [r['epoch'] for r in history]
+            line, = ax.plot(epochs, [r[key] for r in history], marker='.', label=LABELS.get(name, name))
+            if best and best.get(name) is not None:
+                ax.axvline(best[name], color=line.get_color(), linestyle=':', alpha=0.8)
+        ax.set_xlabel('epoch')
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+    axes[0].legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig
+
+
+def format_table(results):
+    head = f"{'model':<8}{'test AUC':>10}{'logloss':>10}{'acc':>8}{'epoch':>7}{'ex/s':>10}{'sec':>8}"
+    lines = [head, '-' * len(head)]
+    for name, res in results.items():
+        f = res['final']
+        seconds = sum(r['seconds'] for r in res['epochs']) if res['epochs'] else f['seconds']
+        epoch = f"{f['epoch']:>7d}" if 'epoch' in f else f"{'-':>7}"          # lr: no epochs
+        speed = f"{f['examples_per_sec']:>10.0f}" if 'examples_per_sec' in f else f"{'-':>10}"
+        lines.append(f"{name:<8}{f['test_auc']:>10.4f}{f['test_logloss']:>10.4f}{f['test_acc']:>8.4f}"
+                     f"{epoch}{speed}{seconds:>8.1f}")
+    return '\n'.join(lines)
+
+
+def format_summary(summary):
+    """The printed table: one line per model, mean ± std over the seeds."""
+    head = f"{'model':<8}{'test AUC (mean ± std)':>24}{'logloss (mean ± std)':>24}  {'epochs':<12}seeds"
+    lines = [head, '-' * len(head)]
+    for name, s in summary.items():
+        auc, ll = s['test_auc'], s['test_logloss']
+        epochs = ','.join('-' if e is None else str(e) for e in s['best_epoch'])
+        lines.append(f"{name:<8}{auc['mean']:>15.4f} ± {auc['std']:.4f}{ll['mean']:>15.4f} ± "
+                     f"{ll['std']:.4f}  {epochs:<12}{','.join(map(str, s['seeds']))}")
+    return '\n'.join(lines)
+
+
+RESULT_MODELS = ('fm', 'deepfm', 'lr')
+RESULT_METRICS = ('epoch', 'valid_auc', 'valid_logloss', 'test_auc', 'test_logloss')
+RESULT_COLUMNS = ['time', 'out', 'command', 'data', 'config_digest', 'seeds'] + \
+    [f'{m}_{k}' for m in RESULT_MODELS for k in RESULT_METRICS]
+
+
+def results_row(doc, out, command, digest):
+    """One results-CSV line of a finished run (metrics.json's document): each model's picked
+    epoch and its validation and test AUC/logloss (the first seed's; with --seeds, test AUC
+    and logloss are the means over the seeds)."""
+    data = doc['data']
+    row = {'time': time.strftime('%Y-%m-%d %H:%M:%S'), 'out': out, 'command': command,
+           'data': data.get('train') or data.get('folder'), 'config_digest': digest,
+           'seeds': ' '.join(map(str, doc.get('seeds', [doc['seed']])))}
+    for m in RESULT_MODELS:
+        if m not in doc:
+            continue
+        final = doc[m]['final']
+        row[f'{m}_epoch'] = final.get('epoch', '')
+        for k in RESULT_METRICS[1:]:
+            row[f'{m}_{k}'] = final.get(k, '')
+        for k in ('test_auc', 'test_logloss'):
+            if 'summary' in doc and m in doc['summary']:
+                row[f'{m}_{k}'] = doc['summary'][m][k]['mean']
+    return row
+
+
+def append_result(path, row):
+    """Append `row` to the results CSV at `path` (header first if new), under a file lock."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, 'a', newline='') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        writer = csv.DictWriter(f, RESULT_COLUMNS, extrasaction='ignore')
+        if f.tell() == 0:
+            writer.writeheader()
+        writer.writerow(row)

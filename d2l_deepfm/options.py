@@ -1,0 +1,83 @@
+"""Argument types shared by the commands: each refuses a bad value with argparse's one line
+(exit status 2), NaN and infinity included. Imports nothing heavy."""
+import argparse
+import math
+
+
+def _number(kind, text):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a number, got {text!r}') from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f'expected a finite number, got {text!r}')
+    return value
+
+
+def positive(kind):
+    def parse(text):
+        value = _number(kind, text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f'expected a positive number, got {text!r}')
+        return value
+    return parse
+
+
+def non_negative_int(text):
+    value = _number(int, text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f'expected an integer >= 0, got {text!r}')
+    return value
+
+
+def fraction(text):
+    """A number strictly between 0 and 1."""
+    value = _number(float, text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f'expected a fraction between 0 and 1, got {text!r}')
+    return value
+
+
+def rate(text):
+    """A dropout rate: 0 <= rate < 1."""
+    value = _number(float, text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f'expected a rate in [0, 1), got {text!r}')
+    return value
+
+
+def int_list(text):
+    try:
+        dims = [int(d) for d in text.split(',') if d.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected comma-separated integers, got {text!r}') from None
+    if not dims or min(dims) <= 0:
+        raise argparse.ArgumentTypeError(f'expected positive integers, got {text!r}')
+    return dims
+
+
+def seed_list(text):
+    try:
+        seeds = [int(d) for d in text.split(',') if d.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected comma-separated integer seeds, got {text!r}') from None
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f'expected distinct seeds >= 0, got {text!r}')
+    return seeds
+
+
+def penalty(text):
+    """--wd: a positive number, or 'auto' (picked on the validation set)."""
+    return text if text == 'auto' else positive(float)(text)
+
+
+def device_list(text):
+    """'cpu:0,cpu:1' -> ['cpu:0', 'cpu:1'] (checked for this machine when the run starts)."""
+    names = [n.strip() for n in text.split(',') if n.strip()]
+    for name in names:
+        kind, _, index = name.partition(':')
+        if kind not in ('cpu', 'gpu') or not (index or '0').isdigit():
+            raise argparse.ArgumentTypeError(f'expected devices like cpu:0,cpu:1 or gpu:0, got {text!r}')
+    if not names or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f'expected distinct devices like cpu:0,cpu:1, got {text!r}')
+    return [n if ':' in n else n + ':0' for n in names]

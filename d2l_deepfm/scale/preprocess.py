@@ -1,0 +1,207 @@
+"""A click log larger than memory -> a memory-mapped store (`python -m d2l_deepfm.preprocess`).
+
+    python -m d2l_deepfm.preprocess --format criteo --input train.txt --test test.txt --out store/
+
+The input is read in blocks of whole lines (`--block-mb`), in `--workers` processes, each
+parsed with the rules `data.read_table` applies to a whole file (same separator, quoting and
+skipping rules; rows with the wrong number of fields are skipped and counted): scanned as
+bytes by `bytescan` (every token of at most 8 bytes one uint64 key), or, for a block that
+bytescan refuses (a longer token, a label other than exactly 0 or 1, ...), by pandas.
+
+Pass 1 (training file): each block's values are factorized per field and given global ids in
+order of first appearance (looked up by key; a new key is decoded to its string, so the ids
+are those of the strings), their counts are added up, and the ids are written where the
+features will be. Pass 2 turns ids into the chapter's indices (`data.build_feat_mapper`'s
+rules: values seen >= min_threshold times get 0..n-1 in order of first appearance, every other
+value defaults[i] = n; then offsets) in place, with one lookup per block; the text is parsed
+only once. Test and validation files are mapped with the training vocabulary in one pass.
+
+Memory holds one block per process and one count per distinct value: it grows with the
+vocabulary, never with the number of rows. The store (see `store.py`):
+
+    DIR/feature_map.json          mapping.save_feature_map's document (+ format, min_threshold)
+    DIR/{split}.features.npy      int32 (rows, num_feat), offsets applied (np.load(mmap_mode='r'))
+    DIR/{split}.labels.npy        uint8 (rows,)
+    DIR/store.json                format, rows and skipped rows per split, rows/s, peak RSS
+"""
+import os
+import resource
+import time
+import types
+
+import numpy as onp
+import pandas as pd
+
+from .. import mapping
+from ..errors import ConfigError, DataError
+from ..files import write_json
+from ..inputs.formats import NUM_FEAT as FORMATS
+from ..inputs.table import label_error
+from .blocks import parsed_blocks
+from .npy import NpyWriter, bytes_of
+from .vocabulary import KeyIndex, Vocabulary, map_block
+
+SPLITS = ('train', 'valid', 'test')
+
+
+def _check_labels(block, path, rows_before, fmt):
+    """table.parse_labels' rule and message: labels are 0 or 1, an error names the line."""
+    if block.bad_label is not None:
+        row, value = block.bad_label
+        raise label_error(path, FORMATS[fmt] + 1, rows_before + row, value)
+
+
+def _no_rows(path, fmt):
+    return DataError(f'{path}: no row has the expected {FORMATS[fmt] + 1} tab-separated fields'
+                     + (' of the Criteo format (label, I1..I13, C1..C26)' if fmt == 'criteo' else ''))
+
+
+def peak_rss_mb():
+    """Peak resident memory of this process and of its (finished) worker processes, in MiB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return round(own, 1), round(children, 1)
+
+
+def hashed_split(split, path, out, fmt, block_bytes, workers, buckets):
+    """One pass over a file with the hashing trick: every block's buckets written as they
+    come (no vocabulary, no second pass). Returns the split's report entry."""
+    num_feat = FORMATS[fmt]
+    features = NpyWriter(os.path.join(out, f'{split}.features.npy'), onp.int32, num_feat)
+    labels = NpyWriter(os.path.join(out, f'{split}.labels.npy'), onp.uint8)
+    n = skipped = 0
+    for block in parsed_blocks(path, fmt, block_bytes, workers, buckets):
+        _check_labels(block, path, n, fmt)
+        features.write(block.hashed.T)
+        labels.write(block.labels)
+        n, skipped = n + block.rows, skipped + block.skipped
+    labels.close()
+    if n == 0:
+        features.file.close()
+        os.remove(features.tmp)
+        raise _no_rows(path, fmt)
+    features.close()
+    return {'input': os.path.abspath(path), 'rows': n, 'skipped': skipped}
+
+
+def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_threshold=4,
+               block_mb=16, workers=None, log=print, hash_buckets=None):
+    """Build the store in `out`; return the report written to out/store.json.
+
+    hash_buckets N: the hashing trick instead of the vocabulary (mapping.hash_indices: each
+    field's value -> a stable hash of its bytes scaled to N buckets; min_threshold does not
+    apply): memory holds one block per process whatever the number of distinct values."""
+    if fmt not in FORMATS:
+        raise ConfigError(f'unknown format {fmt!r} (expected one of {", ".join(FORMATS)})')
+    workers = workers or max(1, min((os.cpu_count() or 1) - 1, 4))   # a core for the merge
+    block_bytes = int(block_mb * (1 << 20))
+    os.makedirs(out, exist_ok=True)
+    start = time.perf_counter()
+    cpu_start = sum(getattr(resource.getrusage(who), f) for f in ('ru_utime', 'ru_stime')
+                    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    num_feat = FORMATS[fmt]
+    report = {'format': fmt, 'num_feat': num_feat, 'min_threshold': min_threshold, 'splits': {}}
+    if hash_buckets:
+        if hash_buckets * num_feat >= 2 ** 31:
+            raise ConfigError(f'--hash-buckets {hash_buckets}: {num_feat} fields of that many '
+                              'rows do not fit in int32 indices')
+        report.update(min_threshold=None, hash_buckets=hash_buckets)
+        for split, path in (('train', train_path), ('valid', valid_path), ('test', test_path)):
+            if path is not None:
+                t0 = time.perf_counter()
+                report['splits'][split] = entry = hashed_split(split, path, out, fmt, block_bytes,
+                                                               workers, hash_buckets)
+                log(f"{split}: {entry['rows']} rows ({entry['skipped']} skipped), hashed into "
+                    f'{hash_buckets} buckets per field; {time.perf_counter() - t0:.1f} s')
+        feat_mapper, defaults, field_dims = mapping.hashed_feature_map(num_feat, hash_buckets)
+        dataset = types.SimpleNamespace(NUM_FEATS=num_feat, feat_mapper=feat_mapper,
+                                        defaults=defaults, field_dims=field_dims)
+        return _finish(report, out, dataset, start, cpu_start, workers, block_mb,
+                       min_threshold=None, hash_buckets=hash_buckets)
+
+    # pass 1: parse the training file once; count values; write global ids (where the
+    # features will be)
+    vocab = Vocabulary(num_feat)
+    features = NpyWriter(os.path.join(out, 'train.features.npy'), onp.int32, num_feat)
+    labels = NpyWriter(os.path.join(out, 'train.labels.npy'), onp.uint8)
+    rows = skipped = 0
+    block_rows = []                     # pass 1 writes each block field by field
+    for block in parsed_blocks(train_path, fmt, block_bytes, workers):
+        _check_labels(block, train_path, rows, fmt)
+        features.write_raw(vocab.add(block), block.rows)
+        block_rows.append(block.rows)
+        labels.write(block.labels)
+        rows, skipped = rows + block.rows, skipped + block.skipped
+    labels.close()
+    if rows == 0:
+        features.file.close()
+        os.remove(features.tmp)
+        raise _no_rows(train_path, fmt)
+    feat_mapper, defaults, field_dims, lookup = vocab.feature_map(min_threshold)
+    report['splits']['train'] = {'input': os.path.abspath(train_path), 'rows': rows, 'skipped': skipped}
+    log(f'train: {rows} rows ({skipped} skipped), {int(field_dims.sum())} features, '
+        f'{sum(len(i) for i in vocab.ids)} distinct values; {time.perf_counter() - start:.1f} s')
+
+    # pass 2: global ids -> the chapter's indices, one lookup per block, in place (plain reads
+    # and writes: a memory map would stay resident); the lookup through the transposed block
+    # writes the rows in order
+    lookup = lookup.astype(onp.int32)
+    id_base = vocab.id_base.astype(onp.int32)[:, None]
+    f = features.file
+    f.flush()
+    at = features.offset
+    for n in block_rows:
+        f.seek(at)
+        block = onp.fromfile(f, dtype=onp.int32, count=n * num_feat).reshape(num_feat, n)
+        block += id_base
+        f.seek(at)
+        f.write(bytes_of(lookup.take(block.T)))
+        at += 4 * num_feat * n
+    f.seek(0, os.SEEK_END)
+    features.close()
+    offsets = mapping.offsets_of(field_dims)
+    del vocab, lookup
+    indexes = [pd.Index(list(feat_mapper[f + 1]), dtype=object) for f in range(num_feat)]
+    key_indexes = [KeyIndex(feat_mapper[f + 1]) for f in range(num_feat)]
+
+    for split, path in (('valid', valid_path), ('test', test_path)):
+        if path is None:
+            continue
+        t0 = time.perf_counter()
+        features = NpyWriter(os.path.join(out, f'{split}.features.npy'), onp.int32, num_feat)
+        labels = NpyWriter(os.path.join(out, f'{split}.labels.npy'), onp.uint8)
+        n = skipped = 0
+        for block in parsed_blocks(path, fmt, block_bytes, workers):
+            _check_labels(block, path, n, fmt)
+            features.write(map_block(block, indexes, defaults, offsets, key_indexes))
+            labels.write(block.labels)
+            n, skipped = n + block.rows, skipped + block.skipped
+        features.close()
+        labels.close()
+        if n == 0:
+            raise _no_rows(path, fmt)
+        report['splits'][split] = {'input': os.path.abspath(path), 'rows': n, 'skipped': skipped}
+        log(f'{split}: {n} rows ({skipped} skipped); {time.perf_counter() - t0:.1f} s')
+
+    dataset = types.SimpleNamespace(NUM_FEATS=num_feat, feat_mapper=feat_mapper,
+                                    defaults=defaults, field_dims=field_dims)
+    return _finish(report, out, dataset, start, cpu_start, workers, block_mb,
+                   min_threshold=min_threshold)
+
+
+def _finish(report, out, dataset, start, cpu_start, workers, block_mb, **extra):
+    """Write feature_map.json and store.json; return the report."""
+    field_dims = dataset.field_dims
+    mapping.save_feature_map(os.path.join(out, 'feature_map.json'), dataset,
+                             format=report['format'], **extra)
+    seconds = time.perf_counter() - start
+    total = sum(s['rows'] + s['skipped'] for s in report['splits'].values())
+    own, children = peak_rss_mb()
+    cpu = sum(getattr(resource.getrusage(who), f) for f in ('ru_utime', 'ru_stime')
+              for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) - cpu_start
+    report.update(seconds=round(seconds, 3), rows_per_sec=round(total / seconds),
+                  cpu_seconds=round(cpu, 3), rows_per_cpu_sec=round(total / max(cpu, 1e-9)),
+                  num_features=int(field_dims.sum()), workers=workers, block_mb=block_mb,
+                  peak_rss_mb=own, peak_rss_workers_mb=children)
+    write_json(os.path.join(out, 'store.json'), report)
+    return report

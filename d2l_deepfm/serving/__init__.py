@@ -1,0 +1,1 @@
+"""Using a trained run: loading its models and scoring rows."""
