@@ -32,7 +32,7 @@ def test_throughput_compares_with_the_chapter(tmp_path):
 
 def test_vocabulary_times_dense_and_sparse():
     text = bench('vocabulary.py', '--vocab', '3400', '--repeats', '2', '--batch-size', '256')
-    assert 'dense ms' in text and '3,400' in text
+    assert 'dense ms' in text and 'local ms' in text and '3,400' in text
 
 
 def test_store_training_and_preprocess_memory(tmp_path):
