@@ -30,20 +30,19 @@ def non_negative_int(text):
     return value
 
 
-def fraction(text):
-    """A number strictly between 0 and 1."""
-    value = _number(float, text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f'expected a fraction between 0 and 1, got {text!r}')
-    return value
+def between(low, high, include_low=False):
+    """A number in (low, high), or [low, high) with include_low."""
+    def parse(text):
+        value = _number(float, text)
+        if not (low <= value if include_low else low < value) or not value < high:
+            raise argparse.ArgumentTypeError(
+                f"expected a number in {'[' if include_low else '('}{low:g}, {high:g}), got {text!r}")
+        return value
+    return parse
 
 
-def rate(text):
-    """A dropout rate: 0 <= rate < 1."""
-    value = _number(float, text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f'expected a rate in [0, 1), got {text!r}')
-    return value
+fraction = between(0, 1)                      # a share of the rows
+rate = between(0, 1, include_low=True)        # a dropout rate
 
 
 def int_list(text):
@@ -81,3 +80,11 @@ def device_list(text):
     if not names or len(set(names)) != len(names):
         raise argparse.ArgumentTypeError(f'expected distinct devices like cpu:0,cpu:1, got {text!r}')
     return [n if ':' in n else n + ':0' for n in names]
+
+
+def name_list(text):
+    """Comma-separated column names (or shell patterns) for --drop and --numeric."""
+    names = [n.strip() for n in text.split(',') if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f'expected comma-separated column names, got {text!r}')
+    return names

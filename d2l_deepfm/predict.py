@@ -1,7 +1,8 @@
 """python -m d2l_deepfm.predict: score new rows with a model trained by `d2l_deepfm.train`.
 
---model-dir is the training run's --out; --input holds rows in the training layout, with or
-without the label column. The output has one click probability per input row, in input order
+--model-dir is the training run's --out; --input holds rows in the training layout (any format,
+recorded in the run's feature map; gzip'd or not; '-' is standard input), with or without the
+label column. The output has one click probability per input row, in input order
 (a header line, if any, and blank lines are not rows); with labels, AUC, logloss and accuracy
 are reported too (serving/predict.py).
 """
@@ -18,7 +19,9 @@ def build_parser():
     p = argparse.ArgumentParser(prog='python -m d2l_deepfm.predict',
                                 description='Score new rows with a model trained by d2l_deepfm.train.')
     p.add_argument('--model-dir', required=True, help='the --out folder of a training run')
-    p.add_argument('--input', required=True, help='rows to score (tab-separated, label column optional)')
+    p.add_argument('--input', required=True,
+                   help="rows to score, in the training run's layout (label column optional; "
+                   "gzip'd or not); '-' reads standard input")
     p.add_argument('--output', help='where to write the probabilities, one per line (default: stdout)')
     p.add_argument('--model', choices=MODELS,
                    help='which trained model (default: deepfm if trained, else fm)')

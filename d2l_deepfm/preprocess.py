@@ -10,15 +10,20 @@ import sys
 
 from .errors import run_command
 from .inputs.formats import FORMATS
-from .options import positive
+from .options import name_list, positive
 
 
 def build_parser():
     p = argparse.ArgumentParser(prog='python -m d2l_deepfm.preprocess',
                                 description=__doc__.split('\n')[0].split(': ', 1)[1])
     p.add_argument('--format', choices=FORMATS, default='d2l',
-                   help="'d2l': label + 34 fields (the chapter's ctr data); "
-                        "'criteo': raw Kaggle Criteo rows (label, I1..I13, C1..C26)")
+                   help="'d2l': label + 34 fields (the chapter's ctr data); 'criteo': Kaggle Criteo "
+                        'rows (label, I1..I13, C1..C26; or CSV with a header); csv, tsv: a table with '
+                        "a header line; avazu: Avazu's CSV. Plain tab-separated d2l/criteo files are "
+                        "scanned in parallel; gzip'd files and the other layouts are read as a stream")
+    p.add_argument('--label', metavar='COL', help='the label column (default: label, click or y, any case)')
+    p.add_argument('--drop', type=name_list, metavar='COLS', help='columns to ignore (e.g. ids)')
+    p.add_argument('--numeric', type=name_list, metavar='COLS', help='numeric columns (binned)')
     p.add_argument('--input', required=True, help='training file (the vocabulary comes from it)')
     p.add_argument('--test', help='test file, mapped with the training vocabulary')
     p.add_argument('--valid', help='validation file, mapped with the training vocabulary')
@@ -41,14 +46,17 @@ def main(argv=None):
     reports = []
 
     def build():
-        from .scale.preprocess import preprocess    # late: keeps --help light
-        reports.append(preprocess(args.format, args.input, args.out, args.test, args.valid,
+        from .inputs.formats import request_of       # late: keeps --help light
+        from .scale.preprocess import preprocess
+        request = request_of(args.format, args.label, args.drop, args.numeric)
+        reports.append(preprocess(request, args.input, args.out, args.test, args.valid,
                                   args.min_threshold, args.block_mb, args.workers,
                                   hash_buckets=args.hash_buckets))
     status = run_command(build, args.debug, args.out)
     if status:
         return status
     report = reports[0]
+    print(f"read as: {report['assumed']}")
     print(f"wrote {args.out}: {report['rows_per_sec']} rows/s ({report['seconds']:.1f} s, "
           f"{report['workers']} workers; {report['rows_per_cpu_sec']} rows per CPU second), "
           f"peak RSS {report['peak_rss_mb']} MiB (workers {report['peak_rss_workers_mb']} MiB), "

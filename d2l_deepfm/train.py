@@ -1,7 +1,8 @@
 """python -m d2l_deepfm.train: train FM and/or DeepFM as in the chapter and compare them.
 
 Reads train.csv/test.csv in the chapter's layout (default: d2l's ctr data, or a synthetic
-stand-in when offline), or raw Criteo files (--format criteo), trains with the chapter's
+stand-in when offline), or your own files (--format criteo, csv, tsv, avazu; README "Your own
+data"), trains with the chapter's
 settings unless told otherwise, and writes into --out: config.json, metrics.json,
 convergence.png, <model>.params and feature_map.json, a checkpoint after every epoch (--resume
 continues from it), and a line in the results CSV. --config OUT/config.json repeats a run.
@@ -17,8 +18,8 @@ from .experiment.checkpoints import Run
 from .experiment.config import (DataConfig, ModelConfig, MODEL_CHOICES, OutputConfig, RunConfig,
                                 TrainConfig, FORMATS, KVSTORES)
 from .files import sigterm_as_interrupt
-from .options import (device_list, fraction, int_list, penalty, positive, rate, seed_list,
-                      non_negative_int)
+from .options import (device_list, fraction, int_list, name_list, penalty, positive, rate,
+                      seed_list, non_negative_int)
 
 DESCRIPTION = 'Train FM and/or DeepFM as in the chapter and compare them.'
 
@@ -35,9 +36,18 @@ def build_parser(prog='python -m d2l_deepfm.train', description=DESCRIPTION):
     p.add_argument('--data-root', default='data', help='where the default data is cached (default: data)')
     p.add_argument('--no-download', action='store_true', help='do not try to download ctr.zip')
     p.add_argument('--format', choices=FORMATS, default='d2l',
-                   help="d2l: the chapter's layout; criteo: raw Kaggle Criteo rows (needs --train, --test)")
-    p.add_argument('--train', metavar='FILE', help='training file (with --test; instead of --data-dir)')
-    p.add_argument('--test', metavar='FILE', help='test file (with --train)')
+                   help="d2l: the chapter's layout; criteo: Kaggle Criteo rows (tab-separated, or CSV "
+                   "with a header); csv, tsv: a table with a header line; avazu: Avazu's CSV (id "
+                   "dropped, hour -> hour of day and day of week). gzip'd files are read as they are")
+    p.add_argument('--label', metavar='COL', help='the label column (default: label, click or y, any case)')
+    p.add_argument('--drop', type=name_list, metavar='COLS',
+                   help="columns to ignore, e.g. ids (comma-separated; shell patterns such as 'id*' too)")
+    p.add_argument('--numeric', type=name_list, metavar='COLS', help='numeric columns, binned as the '
+                   "Criteo winners did (floats accepted; 'I*' too); every other column is categorical")
+    p.add_argument('--train', metavar='FILE', help='training file (instead of --data-dir)')
+    p.add_argument('--test', metavar='FILE', help='test file (or --test-fraction)')
+    p.add_argument('--test-fraction', type=fraction, metavar='F',
+                   help='without --test: hold out this fraction of --train (seeded) as the test set')
     p.add_argument('--valid', metavar='FILE', help='validation file: pick the epoch on it')
     p.add_argument('--valid-fraction', type=fraction, metavar='F',
                    help='hold out this fraction of the training rows (seeded) as the validation set')
@@ -93,8 +103,10 @@ def config_from_args(args, argv=None, prog='python -m d2l_deepfm.train'):
     """The RunConfig the flags describe (checked)."""
     return RunConfig(
         data=DataConfig(data_dir=args.data_dir, data_root=args.data_root,
-                        download=not args.no_download, format=args.format, train=args.train,
-                        test=args.test, valid=args.valid, valid_fraction=args.valid_fraction,
+                        download=not args.no_download, format=args.format, label=args.label,
+                        drop=args.drop, numeric=args.numeric, train=args.train, test=args.test,
+                        test_fraction=args.test_fraction, valid=args.valid,
+                        valid_fraction=args.valid_fraction,
                         min_threshold=args.min_threshold, strict=args.strict,
                         hash_buckets=args.hash_buckets,
                         store=args.data_store, block_rows=args.block_rows),

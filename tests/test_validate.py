@@ -65,7 +65,9 @@ CASES = [
      'line 4: binary data'),
     ('latin-1-on-line-5', '\n'.join(LINES[:4]).encode() + '\nd\u00e9j\u00e0\t'.encode('latin-1')
      + LINES[4].encode(), None, [], 'line 5: not UTF-8'),
-    ('gzip-compressed', gzip.compress(text(LINES).encode()), None, [], 'gzip-compressed'),
+    # a gzip'd file is read (see test_gzip_is_read_like_the_plain_file); other archives are not
+    ('zip-archive', b'PK\x03\x04' + bytes(200), None, [], 'a zip archive'),
+    ('damaged-gzip', gzip.compress(text(LINES).encode())[:300], None, [], 'a damaged or truncated gzip file'),
     ('one-class-training', text([with_label(l, '0') for l in LINES]), None, [], 'AUC is undefined'),
     ('strict-malformed-row', text(LINES[:6] + ['1\ttoo\tshort'] + LINES[6:]), None, ['--strict'],
      'line 7: 3 tab-separated fields, expected 35'),
@@ -150,6 +152,15 @@ def test_header_line_and_crlf_are_handled(tmp_path):
     assert len(b) == len(LINES) and b.skipped == 0
     assert a.feat_mapper == b.feat_mapper
     assert (a.features == b.features).all() and (a.labels == b.labels).all()
+
+
+def test_gzip_is_read_like_the_plain_file(tmp_path):
+    from d2l_deepfm.experiment.splits import load_splits
+    write(tmp_path / 'plain.csv', text([HEADER] + LINES))
+    write(tmp_path / 'packed.csv', gzip.compress(text([HEADER] + LINES).encode()))
+    a, _, _ = load_splits(str(tmp_path / 'plain.csv'), str(tmp_path / 'plain.csv'))
+    b, _, _ = load_splits(str(tmp_path / 'packed.csv'), str(tmp_path / 'packed.csv'))
+    assert len(b) == len(LINES) and a.feat_mapper == b.feat_mapper and (a.features == b.features).all()
 
 
 def test_header_with_another_field_count_is_not_a_skipped_row(tmp_path):

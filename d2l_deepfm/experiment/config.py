@@ -17,6 +17,7 @@ from typing import List, Optional, Union
 
 from ..errors import ConfigError
 from ..files import read_json
+from ..inputs import layout
 
 MODELS = ('fm', 'deepfm')
 MODEL_SETS = {'both': MODELS, 'all': MODELS + ('lr',)}     # lr: the baseline (experiment.baseline)
@@ -24,7 +25,7 @@ MODEL_CHOICES = ('fm', 'deepfm', 'lr', 'both', 'all')
 # The chapter's settings for each model.
 CHAPTER = {'fm': {'num_factors': 20, 'lr': 0.02},
            'deepfm': {'num_factors': 10, 'lr': 0.01, 'mlp_dims': [30, 20, 10], 'dropout': 0.1}}
-FORMATS = ('d2l', 'criteo')
+FORMATS = layout.FORMATS
 KVSTORES = ('device', 'local', 'dist_sync', 'dist_async', 'dist_device_sync')
 LOSSES = ('fixed', 'chapter')
 SPARSE = ('auto', 'on', 'off')
@@ -40,9 +41,13 @@ class DataConfig:
     data_dir: Optional[str] = None          # folder with train.csv and test.csv (chapter layout)
     data_root: str = 'data'                 # where the default data is cached or generated
     download: bool = True                   # try d2l's ctr.zip before the synthetic stand-in
-    format: str = 'd2l'
+    format: str = 'd2l'                     # d2l, criteo, csv, tsv, avazu (inputs/layout.py)
+    label: Optional[str] = None             # files with a header: the label column
+    drop: Optional[List[str]] = None        # ... columns ignored (names or shell patterns)
+    numeric: Optional[List[str]] = None     # ... numeric columns, binned
     train: Optional[str] = None
     test: Optional[str] = None
+    test_fraction: Optional[float] = None   # without test: this fraction of train held out
     valid: Optional[str] = None
     valid_fraction: Optional[float] = None
     min_threshold: int = 4
@@ -157,10 +162,25 @@ class RunConfig:
         if d.hash_buckets and d.hash_buckets > MAX_BUCKETS:
             raise ConfigError(f'--hash-buckets {d.hash_buckets}: at most {MAX_BUCKETS:,} '
                               '(every field times the buckets must fit in int32 indices)')
-        if bool(d.train) != bool(d.test):
-            raise ConfigError('--train FILE and --test FILE go together')
-        if d.format == 'criteo' and not d.train and not d.store:
-            raise ConfigError('--format criteo needs --train FILE and --test FILE (raw Criteo rows)')
+        try:
+            self.layout_request()
+        except layout.LayoutError as e:
+            raise ConfigError(str(e)) from None
+        if d.store:
+            given = [f for f, v in (('--label', d.label), ('--drop', d.drop),
+                                    ('--numeric', d.numeric), ('--test-fraction', d.test_fraction)) if v]
+            if given:
+                raise ConfigError(f'{", ".join(given)} do not apply to --data-store (the store records '
+                                  'its layout and splits): give them to python -m d2l_deepfm.preprocess')
+        if d.test_fraction and (d.test or not d.train):
+            raise ConfigError('--test-fraction holds out part of --train FILE as the test set: '
+                              'not with --test FILE' if d.test else '--test-fraction needs --train FILE')
+        if bool(d.train) != bool(d.test or d.test_fraction):
+            raise ConfigError('--train FILE and --test FILE go together (or --train FILE with '
+                              '--test-fraction F: part of it held out as the test set)')
+        if d.format != 'd2l' and not d.train and not d.store:
+            raise ConfigError(f'--format {d.format} needs --train FILE and --test FILE '
+                              '(or --test-fraction F)')
         if t.patience and not (self.has_validation or d.store):
             raise ConfigError('--patience needs a validation set: --valid-fraction F or --valid FILE')
         if m.wd == 'auto' and not (self.has_validation or d.store) and m.names != ('lr',):
@@ -180,6 +200,11 @@ class RunConfig:
         if t.seeds is not None and len(set(t.seeds)) != len(t.seeds):
             raise ConfigError(f'--seeds {t.seeds}: expected distinct seeds')
         return self
+
+    def layout_request(self):
+        """The layout the data options ask for (inputs/layout.py; LayoutError if they clash)."""
+        d = self.data
+        return layout.request(d.format, d.label, d.drop or (), d.numeric or ())
 
     # --- the record ---------------------------------------------------------------------------
     def to_dict(self):

@@ -84,20 +84,24 @@ def load_data(config, log=print):
         folder, source = default_data(d.data_root, download=d.download, log=log)
     if source != 'files':
         train_path, test_path = os.path.join(folder, 'train.csv'), os.path.join(folder, 'test.csv')
-    train, valid, test = load_splits(train_path, test_path, d.format, d.valid, d.valid_fraction,
-                                     min_threshold=d.min_threshold, hash_buckets=d.hash_buckets)
+    train, valid, test = load_splits(train_path, test_path, config.layout_request(), d.valid,
+                                     d.valid_fraction, min_threshold=d.min_threshold,
+                                     test_fraction=d.test_fraction, strict=d.strict,
+                                     hash_buckets=d.hash_buckets)
     check_input(train, test, d.strict, log)
     if valid is not None and d.strict:
         enforce_strict(valid)
-    log('data: ' + SOURCES[source].format(folder=folder, format=d.format, train=train_path,
-                                          test=test_path))
+    log('data: ' + SOURCES[source].format(folder=folder, format=d.format, train=train_path, test=(
+        test_path or f'{d.test_fraction:g} of it, held out')))
+    log(f'  read as: {train.layout.describe()}' + ''.join(f'\n  note: {n}' for n in train.notes))
     log(f'  train {len(train)} rows, test {len(test)} rows, {int(train.field_dims.sum())} features'
         + (f'; skipped malformed rows: train {train.skipped}, test {test.skipped}'
            if train.skipped or test.skipped else ''))
     info = {'source': source, 'folder': folder, 'train': train_path, 'test': test_path,
             'train_rows': len(train), 'test_rows': len(test),
             'skipped_train': train.skipped, 'skipped_test': test.skipped,
-            'num_features': int(train.field_dims.sum()), 'format': d.format}
+            'num_features': int(train.field_dims.sum()), 'format': d.format,
+            'layout': train.layout.to_dict(), 'assumed': train.layout.describe()}
     if valid is not None:
         log(f'  validation: {len(valid)} rows from {valid.path}')
         info.update(valid=valid.path, valid_rows=len(valid), skipped_valid=valid.skipped)
@@ -180,7 +184,8 @@ def resume_settings(config, info, train):
             'train_rows': info['train_rows'], 'test_rows': info['test_rows'],
             'seeds': t.seeds, 'valid': d.valid, 'valid_fraction': d.valid_fraction,
             'patience': t.patience, 'wd': m.wd, 'wd_embedding': m.wd_embedding,
-            'field_dims_sha1': hashlib.sha1(train.field_dims.tobytes()).hexdigest()}
+            'field_dims_sha1': hashlib.sha1(train.field_dims.tobytes()).hexdigest(),
+            **{k: getattr(d, k) for k in ('label', 'drop', 'numeric', 'test_fraction') if getattr(d, k)}}
 
 
 def versions():
@@ -233,10 +238,11 @@ def run(config, log=print):
         write_json(os.path.join(out, 'config.json'),
                    {**config.to_dict(), 'digest': config.digest(), 'data_files': info,
                     'versions': versions()})
+        recorded = {k: info[k] for k in ('format', 'layout') if k in info}    # a store: no layout
         hashed = getattr(train, 'hash_buckets', None)       # the hashing trick, for predict
-        save_feature_map(os.path.join(out, 'feature_map.json'), train,
-                         min_threshold=None if hashed else config.data.min_threshold,
-                         format=info.get('format', 'd2l'), **({'hash_buckets': hashed} if hashed else {}))
+        save_feature_map(os.path.join(out, 'feature_map.json'), train, min_threshold=None if hashed
+                         else config.data.min_threshold, **{'format': 'd2l', **recorded,
+                                                            **({'hash_buckets': hashed} if hashed else {})})
     devices = parse_devices(config.train.devices)
     log(f'devices: {devices}' + (f', kvstore {cluster.name}: {cluster.num_workers} workers'
                                  if cluster.distributed else ''))

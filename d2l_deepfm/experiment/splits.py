@@ -2,25 +2,27 @@
 feature map.
 
 The feature map (`feat_mapper`, `defaults`) is always built from the training rows only: with a
-validation fraction, the held-out rows are removed first (`holdout`: seeded, before the feature
-map is built, so `feat_mapper` only knows the remaining training rows: no leakage), and the
+test or validation fraction, the held-out rows are removed first (`holdout`: seeded, before the
+feature map is built, so `feat_mapper` only knows the remaining training rows: no leakage), and the
 validation and test sets are mapped with the training set's map, as the chapter maps its test set.
+Files read for validation or test use the training file's resolved layout (the same columns, by
+name); the training set carries it (`train.layout`) with the reader's notes (`train.notes`).
 """
 import numpy as onp
 
 from ..data import CTRDataset
 from ..errors import ConfigError, DataError
-from ..inputs.formats import read_rows
+from ..inputs.formats import read
 
 
 def holdout(num_rows, fraction, seed=0):
     """(train_rows, valid_rows): sorted row indices, `fraction` of them held out (seeded)."""
     if not 0 < fraction < 1:
-        raise DataError(f'the validation fraction must be between 0 and 1, got {fraction}')
+        raise DataError(f'a held-out fraction must be between 0 and 1, got {fraction}')
     num_valid = int(round(num_rows * fraction))
     if num_valid < 1 or num_valid >= num_rows:
-        raise DataError(f'a validation fraction of {fraction} of {num_rows} rows leaves an '
-                         'empty training or validation set')
+        raise DataError(f'holding out {fraction:g} of {num_rows} rows leaves an empty training '
+                        'or held-out set')
     order = onp.random.default_rng(seed).permutation(num_rows)
     return onp.sort(order[num_valid:]), onp.sort(order[:num_valid])
 
@@ -32,23 +34,43 @@ def split_tokens(labels, tokens, fraction, seed=0):
     return pick(train_rows), pick(valid_rows)
 
 
-def load_splits(train_path, test_path, format='d2l', valid_path=None, valid_fraction=None,
-                split_seed=0, min_threshold=4, hash_buckets=None):
-    """(train, valid, test) CTRDatasets; valid is None without valid_path or valid_fraction."""
+def mapped(path, train, strict=False):
+    """A file mapped with the training set's feat_mapper and defaults (read with its layout)."""
+    rows = read(path, train.layout, strict=strict)
+    return CTRDataset.from_tokens(rows.labels, rows.tokens, train.feat_mapper, train.defaults,
+                                  skipped=rows.skipped, path=path, hash_buckets=train.hash_buckets)
+
+
+def load_splits(train_path, test_path=None, format='d2l', valid_path=None, valid_fraction=None,
+                split_seed=0, min_threshold=4, test_fraction=None, strict=False,
+                hash_buckets=None):
+    """(train, valid, test) CTRDatasets; valid is None without valid_path or valid_fraction.
+    Without test_path, test_fraction of the training file's rows (seeded) are the test set.
+    format: a format's name or an `inputs.layout.Layout`. hash_buckets: the hashing trick
+    (mapping.hash_indices) instead of the vocabulary, for every split."""
     if valid_path and valid_fraction:
         raise ConfigError('give a validation file or a validation fraction, not both')
-    labels, tokens, skipped = read_rows(train_path, format)
-    held_out = None
+    if bool(test_path) == bool(test_fraction):
+        raise ConfigError('give a test file or a test fraction (one of them)')
+    rows = read(train_path, format, strict=strict)
+    labels, tokens = rows.labels, rows.tokens
+    held_test = held_valid = None
+    if test_fraction:
+        (labels, tokens), held_test = split_tokens(labels, tokens, test_fraction, split_seed)
     if valid_fraction:
-        (labels, tokens), held_out = split_tokens(labels, tokens, valid_fraction, split_seed)
-    train = CTRDataset.from_tokens(labels, tokens, min_threshold=min_threshold, skipped=skipped,
-                                   path=train_path, hash_buckets=hash_buckets)
-    mapped = {'hash_buckets': hash_buckets}       # held-out and test rows: the same rule
+        (labels, tokens), held_valid = split_tokens(labels, tokens, valid_fraction, split_seed)
+    train = CTRDataset.from_tokens(labels, tokens, min_threshold=min_threshold,
+                                   skipped=rows.skipped, path=train_path, hash_buckets=hash_buckets)
+    train.layout, train.notes = rows.layout, rows.notes
+
+    def held_out(part, fraction):
+        return CTRDataset.from_tokens(*part, train.feat_mapper, train.defaults,
+                                      path=f'{train_path} (held out: {fraction:g})',
+                                      hash_buckets=hash_buckets)
     valid = None
-    if held_out is not None:
-        valid = CTRDataset.from_tokens(*held_out, train.feat_mapper, train.defaults,
-                                       path=f'{train_path} (held out: {valid_fraction:g})', **mapped)
+    if held_valid is not None:
+        valid = held_out(held_valid, valid_fraction)
     elif valid_path:
-        valid = CTRDataset.from_file(valid_path, format, train.feat_mapper, train.defaults, **mapped)
-    return train, valid, CTRDataset.from_file(test_path, format, train.feat_mapper, train.defaults,
-                                              **mapped)
+        valid = mapped(valid_path, train, strict)
+    test = held_out(held_test, test_fraction) if held_test is not None else mapped(test_path, train, strict)
+    return train, valid, test

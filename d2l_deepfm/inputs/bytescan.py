@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as onp
 
-from .checks import check_text_file, is_header
+from .checks import check_text_file, header_effect
 
 WIDTH = 8                                   # bytes in one key
 _MASKS = onp.array([(1 << (8 * n)) - 1 for n in range(WIDTH)] + [2 ** 64 - 1], dtype=onp.uint64)
@@ -203,12 +203,10 @@ def read_ctr(path, num_feat):
     if scanned is None:
         return None
     keys, skipped = scanned
-    first = first_line(buf, size)
-    if first is not None and is_header(first):
-        if first.rstrip('\r\n').count('\t') == num_feat:       # it was read as the first row
-            keys = keys[:, 1:]
-        else:                                                   # it was counted as malformed
-            skipped -= 1
+    effect = header_effect(first_line(buf, size), num_feat + 1)
+    if effect == 'row':
+        keys = keys[:, 1:]
+    skipped -= effect == 'skipped'
     if keys.shape[1] == 0:
         return None
     labels = labels_of(keys[0])

@@ -40,6 +40,29 @@ def is_header(line):
         return True
 
 
+def header_effect(first, num_columns):
+    """What a header line did to a reader that keeps the rows of `num_columns` fields: 'row' if it
+    was parsed as the first row (drop that row), 'skipped' if it was counted as a malformed row
+    (uncount it), None if the first non-blank line `first` is no header. The one header rule of
+    every in-memory reader (the text table and the byte scanner)."""
+    if first is None or not is_header(first):
+        return None
+    return 'row' if first.rstrip('\r\n').count('\t') + 1 == num_columns else 'skipped'
+
+
+def data_start(path):
+    """(byte offset of the first data line, first non-blank line): after the header line if the
+    first non-blank line is one, else 0. The header rule of the readers that stream a file."""
+    with open(path, 'rb') as f:
+        offset = 0
+        for raw in f:
+            offset += len(raw)
+            if raw.strip():
+                line = raw.decode('utf-8', errors='replace')
+                return (offset if is_header(line) else 0), line
+    return 0, None
+
+
 def check_text_file(path, whole=True):
     """Raise DataError unless `path` is a non-empty UTF-8 text file; return its first non-blank
     line (None if the file has only blank lines). With whole=False, only the start of the file
@@ -117,12 +140,10 @@ def checked_input(read_table):
     def wrapper(path, num_columns, *args, **kwargs):
         first = check_text_file(path)
         frame, skipped = read_table(path, num_columns, *args, **kwargs)
-        if is_header(first):
-            if first.rstrip('\r\n').count('\t') + 1 == num_columns:
-                frame = frame.iloc[1:].reset_index(drop=True)      # it was parsed as row 0
-            else:
-                skipped -= 1                                         # it was counted as malformed
-        return frame, skipped
+        effect = header_effect(first, num_columns)
+        if effect == 'row':
+            frame = frame.iloc[1:].reset_index(drop=True)
+        return frame, skipped - (effect == 'skipped')
     return wrapper
 
 

@@ -12,6 +12,7 @@ import numpy as onp
 import pandas as pd
 
 from ..errors import DataError
+from .layout import numeric_tokens
 from .table import parse_labels, read_table
 
 NUM_INT, NUM_CAT = 13, 26
@@ -19,17 +20,12 @@ NUM_FEAT = NUM_INT + NUM_CAT
 
 
 def discretize(column):
-    """Integer strings -> tokens: 'b<floor(ln(v)^2)>' for v > 2, 'v<v>' otherwise, '' if missing."""
-    values = pd.to_numeric(column, errors='coerce').to_numpy(dtype=onp.float64)
-    out = onp.full(len(values), '', dtype=object)
-    big = values > 2
-    out[big] = ['b%d' % b for b in onp.floor(onp.log(values[big]) ** 2).astype(onp.int64)]
-    small = ~big & ~onp.isnan(values)
-    out[small] = ['v%d' % v for v in values[small].astype(onp.int64)]
-    bad = onp.isnan(values) & (column.to_numpy() != '')
-    if bad.any():      # not an integer: keep it as a category of its own rather than guess
-        out[bad] = ['s' + v for v in column.to_numpy()[bad]]
-    return out
+    """Integer strings -> tokens: 'b<floor(ln(v)^2)>' for v > 2, 'v<v>' otherwise, '' if missing,
+    's<text>' for anything else: `layout.numeric_tokens` (the one rule), once per distinct value."""
+    codes, uniques = pd.factorize(onp.asarray(column, dtype=object))
+    if not len(codes):
+        return onp.zeros(0, dtype=object)
+    return onp.asarray(numeric_tokens(list(uniques)), dtype=object)[codes]
 
 
 def tokens_from_frame(frame):

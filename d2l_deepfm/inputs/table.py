@@ -58,19 +58,21 @@ def read_table(path, num_columns):
     return frame, int(n_fields.size - kept.sum())
 
 
-def parse_labels(values, path, num_columns=None):
-    """The one label check: labels must be 0 or 1. With num_columns, an error names the line."""
+def parse_labels(values, path, num_columns=None, lines=None):
+    """The one label check: labels must be 0 or 1. With num_columns, an error names the line
+    (lines: the line number of each value, when the caller knows them: inputs/tabular.py)."""
     labels = pd.to_numeric(pd.Series(values), errors='coerce').to_numpy()
     bad = ~onp.isin(labels, (0, 1))
     if bad.any():
         row = int(onp.flatnonzero(bad)[0])
-        raise label_error(path, num_columns, row, values[row])
+        raise label_error(path, num_columns, row, values[row],
+                          None if lines is None else int(lines[row]))
     return labels.astype(onp.float32)
 
 
-def label_error(path, num_columns, row, value):
+def label_error(path, num_columns, row, value, line=None):
     """The DataError of a label that is not 0 or 1 in data row `row` (0-based), naming its line."""
-    line = line_of_row(path, num_columns, row) if num_columns else None
+    line = line or (line_of_row(path, num_columns, row) if num_columns else None)
     where = f'line {line}' if line else f'data row {row + 1}'
     return DataError(f'{path}, {where}: label {value!r} is not 0 or 1; labels must be '
                      '0 (no click) or 1 (click)')

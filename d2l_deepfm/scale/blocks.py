@@ -4,7 +4,8 @@ parses a whole file (for `preprocess`).
 A block is scanned as bytes by `inputs.bytescan` (every token of at most 8 bytes one uint64
 key, factorized per field), or, for a block that bytescan refuses (a longer token, a label
 other than exactly 0 or 1, ...), by pandas. Both give the same values. Blocks are parsed in
-`workers` processes (fork), a few in flight, so memory stays bounded.
+`workers` processes (fork), a few in flight, so memory stays bounded. Other layouts and gzip'd
+files are streamed instead (`layout_blocks`: inputs/stream.py, one process).
 """
 import collections
 import csv
@@ -18,8 +19,9 @@ import numpy as onp
 import pandas as pd
 
 from ..errors import DataError
-from ..inputs import bytescan, criteo
-from ..inputs.checks import check_text_file, is_header
+from ..inputs import bytescan, criteo, stream, tabular
+from ..inputs.checks import check_text_file, data_start
+from ..inputs.layout import positional_columns, resolve
 from ..inputs.formats import NUM_FEAT as FORMATS
 
 
@@ -71,8 +73,8 @@ def read_block(path, start, end):
 
 
 def parse_block(path, start, end, fmt, hash_buckets=None):
-    """Parse one block (with hash_buckets: `hash_block` of it). Otherwise: labels (uint8), per field (codes, uniques, keys) with the field's
-    distinct values in order of first appearance, the number of skipped rows, and the first bad
+    """Parse one block (with hash_buckets: `hash_block` of it). Otherwise: labels (uint8), per
+    field (codes, uniques, keys) with the field's distinct values in order of first appearance, the number of skipped rows, and the first bad
     label (row in block, value) if any.
 
     The block is scanned as bytes (`bytescan`: each token one uint64 key, factorized per field;
@@ -237,18 +239,6 @@ def pandas_block(path, buf, fmt):
                                  rows=len(frame))
 
 
-def _after_header(path):
-    """Byte offset just after the first non-blank line (a header: dropped, not counted, as
-    validate.checked_input does for the in-memory readers)."""
-    with open(path, 'rb') as f:
-        offset = 0
-        for line in f:
-            offset += len(line)
-            if line.strip():
-                return offset
-    return offset
-
-
 def _fork_ok():
     return 'fork' in multiprocessing.get_all_start_methods()
 
@@ -256,8 +246,8 @@ def _fork_ok():
 def parsed_blocks(path, fmt, block_bytes, workers, hash_buckets=None):
     """parse_block over the whole file, in file order, using `workers` processes."""
     # missing/empty/binary/compressed: one clear line; the rest of the file: check_block
-    first = check_text_file(path, whole=False)
-    ranges = line_blocks(path, block_bytes, _after_header(path) if is_header(first) else 0)
+    check_text_file(path, whole=False)
+    ranges = line_blocks(path, block_bytes, data_start(path)[0])
     if workers <= 1 or not _fork_ok():
         for start, end in ranges:
             yield parse_block(path, start, end, fmt, hash_buckets)
@@ -270,3 +260,30 @@ def parsed_blocks(path, fmt, block_bytes, workers, hash_buckets=None):
                 yield window.popleft().result()
         while window:
             yield window.popleft().result()
+
+
+# --- other layouts and gzip'd files: streamed, parsed by inputs/tabular.py --------------------
+
+def rows_block(rows):
+    """A block parsed by `inputs.stream` (tabular.Rows) as parse_block's namespace (strings)."""
+    fields = []
+    for k in rows.tokens.columns:
+        codes, uniques = pd.factorize(rows.tokens[k].to_numpy())
+        fields.append((codes.astype(onp.int32), onp.asarray(uniques, dtype=object), None))
+    return types.SimpleNamespace(labels=rows.labels.astype(onp.uint8), fields=fields,
+                                 skipped=rows.skipped, bad_label=None, rows=len(rows.labels))
+
+
+def layout_blocks(path, request, block_bytes, workers, seen, hash_buckets=None):
+    """Parsed blocks of a file in any layout (`request`: an inputs.layout.Layout): plain
+    tab-separated d2l/Criteo files in parallel byte ranges (parsed_blocks), anything else (gzip,
+    CSV with a header ...) streamed in one process. seen['layout']: the resolved layout, set once
+    the first block is read. hash_buckets: blocks come hashed (`hash_block`)."""
+    if tabular.fast_path(path, request):
+        seen['layout'] = request if request.resolved else \
+            resolve(request, positional_columns(request.format))
+        yield from parsed_blocks(path, request.format, block_bytes, workers, hash_buckets)
+        return
+    for rows in stream.parsed_blocks(path, request, block_bytes):
+        seen['layout'] = rows.layout
+        yield hash_block(rows_block(rows), hash_buckets) if hash_buckets else rows_block(rows)

@@ -24,6 +24,7 @@ vocabulary, never with the number of rows. The store (see `store.py`):
     DIR/{split}.labels.npy        uint8 (rows,)
     DIR/store.json                format, rows and skipped rows per split, rows/s, peak RSS
 """
+import itertools
 import os
 import resource
 import time
@@ -36,8 +37,9 @@ from .. import mapping
 from ..errors import ConfigError, DataError
 from ..files import write_json
 from ..inputs.formats import NUM_FEAT as FORMATS
+from ..inputs.formats import request_of
 from ..inputs.table import label_error
-from .blocks import parsed_blocks
+from .blocks import layout_blocks
 from .npy import NpyWriter, bytes_of
 from .vocabulary import KeyIndex, Vocabulary, map_block
 
@@ -52,6 +54,8 @@ def _check_labels(block, path, rows_before, fmt):
 
 
 def _no_rows(path, fmt):
+    if fmt not in FORMATS:
+        return DataError(f'{path}: no rows')
     return DataError(f'{path}: no row has the expected {FORMATS[fmt] + 1} tab-separated fields'
                      + (' of the Criteo format (label, I1..I13, C1..C26)' if fmt == 'criteo' else ''))
 
@@ -63,14 +67,13 @@ def peak_rss_mb():
     return round(own, 1), round(children, 1)
 
 
-def hashed_split(split, path, out, fmt, block_bytes, workers, buckets):
-    """One pass over a file with the hashing trick: every block's buckets written as they
-    come (no vocabulary, no second pass). Returns the split's report entry."""
-    num_feat = FORMATS[fmt]
+def hashed_split(split, path, blocks, out, num_feat, fmt):
+    """One pass over a file's hashed blocks: their buckets written as they come (no
+    vocabulary, no second pass). Returns the split's report entry."""
     features = NpyWriter(os.path.join(out, f'{split}.features.npy'), onp.int32, num_feat)
     labels = NpyWriter(os.path.join(out, f'{split}.labels.npy'), onp.uint8)
     n = skipped = 0
-    for block in parsed_blocks(path, fmt, block_bytes, workers, buckets):
+    for block in blocks:
         _check_labels(block, path, n, fmt)
         features.write(block.hashed.T)
         labels.write(block.labels)
@@ -86,20 +89,25 @@ def hashed_split(split, path, out, fmt, block_bytes, workers, buckets):
 
 def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_threshold=4,
                block_mb=16, workers=None, log=print, hash_buckets=None):
-    """Build the store in `out`; return the report written to out/store.json.
+    """Build the store in `out`; return the report written to out/store.json. fmt: a format's
+    name or an inputs.layout.Layout (the layout is recorded in the feature map and the report).
 
     hash_buckets N: the hashing trick instead of the vocabulary (mapping.hash_indices: each
     field's value -> a stable hash of its bytes scaled to N buckets; min_threshold does not
-    apply): memory holds one block per process whatever the number of distinct values."""
-    if fmt not in FORMATS:
-        raise ConfigError(f'unknown format {fmt!r} (expected one of {", ".join(FORMATS)})')
+    apply): one pass, and memory holds one block per process whatever the distinct values."""
+    request = request_of(fmt)
+    fmt = request.format
     workers = workers or max(1, min((os.cpu_count() or 1) - 1, 4))   # a core for the merge
     block_bytes = int(block_mb * (1 << 20))
     os.makedirs(out, exist_ok=True)
     start = time.perf_counter()
     cpu_start = sum(getattr(resource.getrusage(who), f) for f in ('ru_utime', 'ru_stime')
                     for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-    num_feat = FORMATS[fmt]
+    seen = {}
+    train_blocks = layout_blocks(train_path, request, block_bytes, workers, seen, hash_buckets)
+    first = next(train_blocks, None)
+    num_feat = FORMATS.get(fmt, 1) if first is None else \
+        len(first.hashed) if hash_buckets else len(first.fields)
     report = {'format': fmt, 'num_feat': num_feat, 'min_threshold': min_threshold, 'splits': {}}
     if hash_buckets:
         if hash_buckets * num_feat >= 2 ** 31:
@@ -107,16 +115,19 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
                               'rows do not fit in int32 indices')
         report.update(min_threshold=None, hash_buckets=hash_buckets)
         for split, path in (('train', train_path), ('valid', valid_path), ('test', test_path)):
-            if path is not None:
-                t0 = time.perf_counter()
-                report['splits'][split] = entry = hashed_split(split, path, out, fmt, block_bytes,
-                                                               workers, hash_buckets)
-                log(f"{split}: {entry['rows']} rows ({entry['skipped']} skipped), hashed into "
-                    f'{hash_buckets} buckets per field; {time.perf_counter() - t0:.1f} s')
+            if path is None:
+                continue
+            t0 = time.perf_counter()
+            blocks = itertools.chain([first] if first is not None else [], train_blocks) \
+                if split == 'train' else \
+                layout_blocks(path, seen['layout'], block_bytes, workers, {}, hash_buckets)
+            report['splits'][split] = entry = hashed_split(split, path, blocks, out, num_feat, fmt)
+            log(f"{split}: {entry['rows']} rows ({entry['skipped']} skipped), hashed into "
+                f'{hash_buckets} buckets per field; {time.perf_counter() - t0:.1f} s')
         feat_mapper, defaults, field_dims = mapping.hashed_feature_map(num_feat, hash_buckets)
         dataset = types.SimpleNamespace(NUM_FEATS=num_feat, feat_mapper=feat_mapper,
                                         defaults=defaults, field_dims=field_dims)
-        return _finish(report, out, dataset, start, cpu_start, workers, block_mb,
+        return _finish(report, out, dataset, seen, start, cpu_start, workers, block_mb,
                        min_threshold=None, hash_buckets=hash_buckets)
 
     # pass 1: parse the training file once; count values; write global ids (where the
@@ -126,7 +137,7 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
     labels = NpyWriter(os.path.join(out, 'train.labels.npy'), onp.uint8)
     rows = skipped = 0
     block_rows = []                     # pass 1 writes each block field by field
-    for block in parsed_blocks(train_path, fmt, block_bytes, workers):
+    for block in itertools.chain([first] if first is not None else [], train_blocks):
         _check_labels(block, train_path, rows, fmt)
         features.write_raw(vocab.add(block), block.rows)
         block_rows.append(block.rows)
@@ -171,7 +182,7 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
         features = NpyWriter(os.path.join(out, f'{split}.features.npy'), onp.int32, num_feat)
         labels = NpyWriter(os.path.join(out, f'{split}.labels.npy'), onp.uint8)
         n = skipped = 0
-        for block in parsed_blocks(path, fmt, block_bytes, workers):
+        for block in layout_blocks(path, seen['layout'], block_bytes, workers, {}):
             _check_labels(block, path, n, fmt)
             features.write(map_block(block, indexes, defaults, offsets, key_indexes))
             labels.write(block.labels)
@@ -185,15 +196,16 @@ def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_thresh
 
     dataset = types.SimpleNamespace(NUM_FEATS=num_feat, feat_mapper=feat_mapper,
                                     defaults=defaults, field_dims=field_dims)
-    return _finish(report, out, dataset, start, cpu_start, workers, block_mb,
+    return _finish(report, out, dataset, seen, start, cpu_start, workers, block_mb,
                    min_threshold=min_threshold)
 
 
-def _finish(report, out, dataset, start, cpu_start, workers, block_mb, **extra):
-    """Write feature_map.json and store.json; return the report."""
+def _finish(report, out, dataset, seen, start, cpu_start, workers, block_mb, **extra):
+    """Write feature_map.json (+ extra) and store.json; return the report."""
     field_dims = dataset.field_dims
-    mapping.save_feature_map(os.path.join(out, 'feature_map.json'), dataset,
-                             format=report['format'], **extra)
+    mapping.save_feature_map(os.path.join(out, 'feature_map.json'), dataset, format=report['format'],
+                             layout=seen['layout'].to_dict(), **extra)
+    report.update(layout=seen['layout'].to_dict(), assumed=seen['layout'].describe())
     seconds = time.perf_counter() - start
     total = sum(s['rows'] + s['skipped'] for s in report['splits'].values())
     own, children = peak_rss_mb()

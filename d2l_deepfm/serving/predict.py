@@ -1,9 +1,10 @@
 """Scoring new rows with a model of a finished training run (the --out folder).
 
 The run's feature_map.json (the training set's feat_mapper and defaults), metrics.json (each
-model's settings) and <model>.params. Rows come in the training layout, with or without the
-label column; values never seen in training (or rarer than min_threshold there) map to their
-field's default index, as in the chapter's test set. Any malformed row is an error (skipping it
+model's settings) and <model>.params. Rows come in the training layout (recorded in the feature
+map: format, header, label, dropped, numeric and categorical columns; gzip'd or not; '-' is
+standard input), with or without the label column; values never seen in training (or rarer
+than min_threshold there) map to their field's default index, as in the chapter's test set. Any malformed row is an error (skipping it
 would misalign the output).
 """
 import os
@@ -16,9 +17,8 @@ from ..data import CTRDataset
 from ..errors import DataError
 from ..experiment.config import MODELS
 from ..files import read_json
-from ..inputs import criteo
-from ..inputs.checks import check_text_file, first_malformed_line, is_header
-from ..inputs.table import parse_labels, read_table
+from ..inputs.formats import read
+from ..inputs.layout import Layout, positional_columns, request, resolve
 from ..mapping import load_feature_map
 from ..models import build_model
 
@@ -55,41 +55,23 @@ def load_model(model_dir, name, devices):
     return net, (feat_mapper, defaults, doc)
 
 
-def data_fields(path):
-    """Field count of the first data line (after a header, if any) of a checked text file."""
-    first = check_text_file(path)
-    with open(path, encoding='utf-8', newline='') as f:
-        lines = (line.rstrip('\r\n') for line in f)
-        lines = (line for line in lines if line)
-        line = next(lines)
-        if is_header(first):
-            line = next(lines, line)
-    return line.count('\t') + 1
-
-
 def read_rows(path, feature_map):
-    """(labels or None, CTRDataset of the rows) with the training run's feature map."""
+    """(labels or None, CTRDataset of the rows) with the training run's feature map, read with
+    the layout it records (runs from before layouts were recorded: their format's)."""
     feat_mapper, defaults, doc = feature_map
-    num_feat, fmt = int(doc['num_feat']), doc.get('format', 'd2l')
-    n = data_fields(path)
-    if n not in (num_feat, num_feat + 1):
-        raise DataError(f'{path}: the first row has {n} tab-separated fields; the model expects '
-                        f'{num_feat + 1} (label + {num_feat} fields) or {num_feat} (no label)')
-    frame, skipped = read_table(path, n)
-    if skipped:
-        line, count = first_malformed_line(path, n)
-        raise DataError(f'{path}, line {line}: {count} tab-separated fields, expected {n} like the '
-                        f'first row ({skipped} such rows); every row needs a probability: fix the file')
-    if len(frame) == 0:
-        raise DataError(f'{path}: no rows to score (only a header line)')
-    labels = parse_labels(frame[0].to_numpy(), path, n) if n == num_feat + 1 else None
-    fields = frame.iloc[:, n - num_feat:]
-    fields.columns = range(1, num_feat + 1)
-    tokens = criteo.tokens_from_frame(fields) if fmt == 'criteo' else fields
-    dataset = CTRDataset.from_tokens(labels if labels is not None else onp.zeros(len(frame)), tokens,
-                                     feat_mapper, defaults, path=path,
+    if 'layout' in doc:
+        layout = Layout.from_dict(doc['layout'])
+    else:
+        fmt = doc.get('format', 'd2l')
+        layout = resolve(request(fmt), positional_columns(fmt))
+    rows = read(path, layout, label_required=False, strict=True)
+    if rows.tokens.shape[1] != int(doc['num_feat']):
+        raise DataError(f'{path}: {rows.tokens.shape[1]} fields, the model has {doc["num_feat"]}')
+    n = len(rows.tokens)
+    dataset = CTRDataset.from_tokens(rows.labels if rows.labels is not None else onp.zeros(n),
+                                     rows.tokens, feat_mapper, defaults, path=path,
                                      hash_buckets=doc.get('hash_buckets'))   # as in training
-    return labels, dataset
+    return rows.labels, dataset
 
 
 def predict_file(model_dir, path, name=None, devices=None):
