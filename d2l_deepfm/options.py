@@ -4,6 +4,13 @@ import argparse
 import math
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one line for a usage mistake: `error: ...` on stderr, exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f'error: {message}; see {self.prog} --help\n')
+
+
 def _number(kind, text):
     try:
         value = kind(text)
@@ -23,6 +30,16 @@ def positive(kind):
     return parse
 
 
+def at_most(parse, limit):
+    """parse, then refuse a value above `limit` (sizes that could only exhaust memory)."""
+    def checked(text):
+        value = parse(text)
+        if value > limit:
+            raise argparse.ArgumentTypeError(f'expected at most {limit}, got {text!r}')
+        return value
+    return checked
+
+
 def non_negative_int(text):
     value = _number(int, text)
     if value < 0:
@@ -36,7 +53,8 @@ def between(low, high, include_low=False):
         value = _number(float, text)
         if not (low <= value if include_low else low < value) or not value < high:
             raise argparse.ArgumentTypeError(
-                f"expected a number in {'[' if include_low else '('}{low:g}, {high:g}), got {text!r}")
+                f"expected a number between {low:g}{' (included)' if include_low else ''} and "
+                f'{high:g}, got {text!r}')
         return value
     return parse
 

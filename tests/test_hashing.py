@@ -35,7 +35,8 @@ def test_dataset_hashes_each_field_the_same_on_both_paths(small_ctr, tmp_path):
 def test_train_and_predict_hash_the_same_way(small_ctr, tmp_path, capsys):
     out = tmp_path / 'run'
     assert train.main(['--data-dir', small_ctr, '--model', 'fm', '--epochs', '2', '--batch-size',
-                       '512', '--hash-buckets', str(N), '--out', str(out), '--no-progress']) == 0
+                       '512', '--protocol', 'chapter', '--hash-buckets', str(N), '--out', str(out),
+                       '--no-progress']) == 0
     doc = json.loads((out / 'feature_map.json').read_text())
     assert doc['hash_buckets'] == N and doc['min_threshold'] is None
     metrics = json.loads((out / 'metrics.json').read_text())

@@ -12,6 +12,7 @@ import pytest
 from d2l_deepfm import predict, train
 from d2l_deepfm.scale.preprocess import preprocess
 from d2l_deepfm.experiment.splits import load_splits
+from helpers import assert_one_error_line
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AVAZU = ('id,click,hour,C1,banner_pos,site_id,site_domain,site_category,app_id,app_domain,'
@@ -51,7 +52,7 @@ def avazu_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp('avazu')
     src = write(folder / 'train.csv.gz', avazu_lines(1500), gz=True)
     out = str(folder / 'run')
-    assert train.main(['--format', 'avazu', '--train', src, '--test-fraction', '0.2',
+    assert train.main(['--protocol', 'chapter', '--format', 'avazu', '--train', src, '--test-fraction', '0.2',
                        '--model', 'fm', '--epochs', '3', '--batch-size', '128', '--num-factors', '4',
                        '--out', out, '--no-progress']) == 0
     return folder, src, out
@@ -105,6 +106,14 @@ def test_the_store_reads_avazu_and_gzip_like_the_in_memory_reader(avazu_run, tmp
     fmap = json.loads(open(os.path.join(store, 'feature_map.json')).read())
     assert fmap['feat_mapper'] == {str(k): v for k, v in tr.feat_mapper.items()}
     assert (onp.load(os.path.join(store, 'train.features.npy')) == tr.features).all()
+    # a model trained from the store scores new rows read with the store's layout
+    run = str(tmp_path / 'run')
+    assert train.main(['--data-store', store, '--model', 'fm', '--epochs', '1', '--num-factors', '4',
+                       '--out', run, '--no-progress']) == 0
+    assert json.loads(open(os.path.join(run, 'feature_map.json')).read())['layout'] == report['layout']
+    assert predict.main(['--model-dir', run, '--input', write(tmp_path / 'new.csv', avazu_lines(30, 7)),
+                         '--output', str(tmp_path / 'p.txt')]) == 0
+    assert len(open(tmp_path / 'p.txt').read().split()) == 30
 
 
 def test_criteo_csv_headers_and_compare_with_a_test_fraction(tmp_path):
@@ -145,7 +154,6 @@ MISTAKES = [
 def test_each_mistake_is_one_error_line_and_exit_2(tmp_path, capsys, fmt, extra, lines, message):
     src = write(tmp_path / 'x.csv', lines)
     extra = [str(tmp_path / a) if a == 'x.csv' else a for a in extra]
-    assert train.main(['--format', fmt, '--train', src, '--test-fraction', '0.5', *extra,
-                       '--model', 'lr', '--out', str(tmp_path / 'o'), '--no-progress']) == 2
-    err = capsys.readouterr().err
-    assert err.startswith('error: ') and len(err.splitlines()) == 1 and message in err, err
+    code = train.main(['--protocol', 'chapter', '--format', fmt, '--train', src, '--test-fraction', '0.5', *extra,
+                       '--model', 'lr', '--out', str(tmp_path / 'o'), '--no-progress'])
+    assert_one_error_line(code, capsys.readouterr().err, message)

@@ -145,6 +145,8 @@ def test_positional_rows_without_labels(tmp_path):
     ('csv', {}, '1,2,a\n0,3,b\n', DataError, "x.csv: the first line is data, not a header (field 1 is '1'"),
     ('csv', {}, 'y\tb\n1\t2\n', DataError,
      'x.csv: the header line has 1 comma-separated field but 2 tab-separated ones: --format tsv?'),
+    ('csv', {}, '\t'.join(criteo_rows(1)[0]) + '\n', DataError,
+     'x.csv: the header line has 1 comma-separated field but 40 tab-separated ones: --format criteo?'),
     ('csv', {}, 'y,b\n', DataError, 'x.csv: no rows (only a header line)'),
     ('csv', {}, '\n\n', DataError, 'x.csv: the file is empty (only blank lines)'),
     ('avazu', {}, 'click,a\n1,x\n', ConfigError, 'not the Avazu layout: no column id, hour'),

@@ -89,8 +89,13 @@ def parse(name, raw, request, label_required=True, strict=False, line_base=0, em
     if request.format == 'criteo' and '\t' not in first and ',' in first:
         sep = ','                                       # Criteo written as CSV
     what = f'{SEPARATOR_NAMES[sep]}-separated'
+    # rows to score by position may lack the label column: then the first line is a header only
+    # if every field is a name (checks.is_header), never a row whose first value is a word
+    labeled = label_required or request.format not in ('d2l', 'criteo') or \
+        first.count(sep) + 1 != len(request.columns if request.resolved
+                                    else L.positional_columns(request.format)) - 1
     header = has_header if has_header is not None else \
-        request.header or is_header(first.replace(sep, '\t'))
+        request.header or is_header(first.replace(sep, '\t'), labeled)
     lines_of = Lines(raw, sep, quoted=sep == ',' and b'"' in raw)
     lines, n_fields = lines_of.lines + line_base, lines_of.counts
     if header:
@@ -181,8 +186,11 @@ def _check_header(name, names, first, sep, what):
     if len(names) == 1:
         other = '\t' if sep == ',' else ','
         found = first.count(other) + 1
-        hint = f' but {found} {SEPARATOR_NAMES[other]}-separated ones: --format ' \
-            f'{"tsv" if other == chr(9) else "csv"}?' if found > 1 else ''
+        guess = 'tsv' if other == '\t' else 'csv'
+        if other == '\t' and first.split('\t')[0] in ('0', '1'):        # label-first, no header
+            guess = {40: 'criteo', 35: 'd2l'}.get(found, 'tsv (with a header line)')
+        hint = f' but {found} {SEPARATOR_NAMES[other]}-separated ones: --format {guess}?' \
+            if found > 1 else ''
         raise DataError(f'{name}: the header line has 1 {what} field{hint}')
     for i, n in enumerate(names, 1):
         if L.numeric_token(n)[:1] in ('v', 'b'):
