@@ -46,7 +46,7 @@ def test_the_chapter_loss_is_miscalibrated(small_ctr, tmp_path):
     ece = {}
     for loss in ('fixed', 'chapter'):
         out = str(tmp_path / loss)
-        assert train.main(['--data-dir', small_ctr, '--model', 'fm', '--epochs', '2', '--batch-size', '512',
+        assert train.main(['--protocol', 'chapter', '--data-dir', small_ctr, '--model', 'fm', '--epochs', '2', '--batch-size', '512',
                            '--loss', loss, '--out', out, '--no-progress']) == 0
         c = json.load(open(os.path.join(out, 'metrics.json')))['fm']['calibration']
         ece[loss] = c['ece']
