@@ -31,7 +31,7 @@ def numbers(out):
 
 
 def start(small_ctr, out, *extra):
-    return subprocess.Popen([sys.executable, '-m', 'd2l_deepfm.train', '--data-dir', small_ctr,
+    return subprocess.Popen([sys.executable, '-m', 'd2l_deepfm.train', '--protocol', 'chapter', '--data-dir', small_ctr,
                              '--out', out, *ARGS, *extra], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=ROOT,
                             env={**os.environ, 'PYTHONPATH': ROOT})
@@ -57,7 +57,7 @@ def wait_for_epoch(out, model, epoch, proc, timeout=120):
 def reference(small_ctr, tmp_path_factory):
     """The numbers of an uninterrupted run."""
     out = str(tmp_path_factory.mktemp('reference'))
-    assert train.main(['--data-dir', small_ctr, '--out', out, *ARGS]) == 0
+    assert train.main(['--protocol', 'chapter', '--data-dir', small_ctr, '--out', out, *ARGS]) == 0
     return numbers(out)
 
 
@@ -74,11 +74,11 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_numbers(small_ctr, tmp_pat
     assert not os.path.exists(os.path.join(out, 'metrics.json'))
 
     # Without --resume, the unfinished run is not overwritten.
-    assert train.main(['--data-dir', small_ctr, '--out', out, *ARGS]) == 2
+    assert train.main(['--protocol', 'chapter', '--data-dir', small_ctr, '--out', out, *ARGS]) == 2
     assert json.load(open(os.path.join(out, 'checkpoints', 'fm.json'))) == saved
     # With other settings, it is not resumed either.
-    assert train.main(['--data-dir', small_ctr, '--out', out, *ARGS, '--resume', '--seed', '1']) == 2
-    assert train.main(['--data-dir', small_ctr, '--out', out, *ARGS, '--resume', '--lr', '0.5']) == 2
+    assert train.main(['--protocol', 'chapter', '--data-dir', small_ctr, '--out', out, *ARGS, '--resume', '--seed', '1']) == 2
+    assert train.main(['--protocol', 'chapter', '--data-dir', small_ctr, '--out', out, *ARGS, '--resume', '--lr', '0.5']) == 2
 
     proc = start(small_ctr, out, '--resume')
     stdout, err = proc.communicate(timeout=300)
@@ -102,7 +102,7 @@ def test_ctrl_c_stops_after_the_last_complete_epoch(small_ctr, tmp_path, referen
     folder = os.path.join(out, 'checkpoints')
     assert sorted(os.listdir(folder)) == sorted(['run.json', 'deepfm.json', saved['params'], saved['states']])
 
-    assert train.main(['--data-dir', small_ctr, '--out', out, *ARGS, '--model', 'deepfm', '--resume']) == 0
+    assert train.main(['--protocol', 'chapter', '--data-dir', small_ctr, '--out', out, *ARGS, '--model', 'deepfm', '--resume']) == 0
     assert numbers(out) == {'deepfm': reference['deepfm']}
 
 
@@ -110,12 +110,12 @@ def test_resume_extends_a_finished_run_exactly(small_ctr, tmp_path):
     """2 epochs, then --resume --epochs 3: the same numbers as 3 epochs straight (in-process)."""
     a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
     common = ['--data-dir', small_ctr, '--model', 'deepfm', '--batch-size', '1024', '--no-progress']
-    assert train.main([*common, '--out', a, '--epochs', '3']) == 0
-    assert train.main([*common, '--out', b, '--epochs', '2']) == 0
-    assert train.main([*common, '--out', b, '--epochs', '3', '--resume']) == 0
+    assert train.main(['--protocol', 'chapter', *common, '--out', a, '--epochs', '3']) == 0
+    assert train.main(['--protocol', 'chapter', *common, '--out', b, '--epochs', '2']) == 0
+    assert train.main(['--protocol', 'chapter', *common, '--out', b, '--epochs', '3', '--resume']) == 0
     assert numbers(a) == numbers(b) and len(numbers(b)['deepfm']) == 3
     # a finished run may be replaced by a fresh one without --resume
-    assert train.main([*common, '--out', b, '--epochs', '1']) == 0
+    assert train.main(['--protocol', 'chapter', *common, '--out', b, '--epochs', '1']) == 0
     assert len(numbers(b)['deepfm']) == 1
 
 
@@ -153,7 +153,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(small_data, tmp_path)
 
 def test_cli_divergence_exits_3_with_one_error_line(small_ctr, tmp_path, capsys):
     out = str(tmp_path / 'out')
-    code = train.main(['--data-dir', small_ctr, '--out', out, '--model', 'fm', '--epochs', '2',
+    code = train.main(['--protocol', 'chapter', '--data-dir', small_ctr, '--out', out, '--model', 'fm', '--epochs', '2',
                        '--lr', '1e30', '--no-progress'])
     err = capsys.readouterr().err
     assert code == 3
@@ -162,7 +162,7 @@ def test_cli_divergence_exits_3_with_one_error_line(small_ctr, tmp_path, capsys)
     assert json.load(open(os.path.join(out, 'checkpoints', 'run.json')))['status'] == 'diverged'
     assert not os.path.exists(os.path.join(out, 'metrics.json'))
     # a diverged run cannot be continued as it is: a fresh run may replace it
-    assert train.main(['--data-dir', small_ctr, '--out', out, '--model', 'fm', '--epochs', '1',
+    assert train.main(['--protocol', 'chapter', '--data-dir', small_ctr, '--out', out, '--model', 'fm', '--epochs', '1',
                        '--no-progress']) == 0
 
 
@@ -185,11 +185,11 @@ def test_damaged_checkpoint_is_a_clear_error(small_ctr, tmp_path, capsys):
     out = str(tmp_path / 'out')
     common = ['--data-dir', small_ctr, '--out', out, '--model', 'fm', '--batch-size', '2048',
               '--no-progress']
-    assert train.main([*common, '--epochs', '1']) == 0
+    assert train.main(['--protocol', 'chapter', *common, '--epochs', '1']) == 0
     with open(os.path.join(out, 'checkpoints', 'fm.json'), 'w') as f:
         f.write('{"epoch": 1, "para')
     capsys.readouterr()
-    assert train.main([*common, '--epochs', '2', '--resume']) == 2
+    assert train.main(['--protocol', 'chapter', *common, '--epochs', '2', '--resume']) == 2
     err = capsys.readouterr().err
     assert err.startswith('error:') and 'unreadable checkpoint' in err and len(err.splitlines()) == 1
 
@@ -198,11 +198,11 @@ def test_damaged_parameter_file_is_a_clear_error(small_ctr, tmp_path, capsys):
     out = str(tmp_path / 'out')
     common = ['--data-dir', small_ctr, '--out', out, '--model', 'fm', '--batch-size', '2048',
               '--no-progress']
-    assert train.main([*common, '--epochs', '1']) == 0
+    assert train.main(['--protocol', 'chapter', *common, '--epochs', '1']) == 0
     params = json.load(open(os.path.join(out, 'checkpoints', 'fm.json')))['params']
     with open(os.path.join(out, 'checkpoints', params), 'r+b') as f:
         f.truncate(64)
     capsys.readouterr()
-    assert train.main([*common, '--epochs', '2', '--resume']) == 2
+    assert train.main(['--protocol', 'chapter', *common, '--epochs', '2', '--resume']) == 2
     err = capsys.readouterr().err
     assert err.startswith('error:') and 'damaged' in err and len(err.splitlines()) == 1

@@ -1,4 +1,5 @@
-"""The notebook runs headless (papermill, short) and shows the FM-vs-DeepFM convergence figure."""
+"""The notebook runs headless (papermill, short): the chapter's curves, the default protocol's
+curves, and sentences that match its numbers at any `epochs`."""
 import base64
 import os
 
@@ -18,8 +19,10 @@ def test_committed_notebook_shows_the_curves_and_stays_small():
     tagged = [c for c in nb.cells if 'parameters' in c.metadata.get('tags', [])]
     assert len(tagged) == 1 and 'epochs = 30' in tagged[0].source
     pngs = [o for o in outputs(nb) if 'image/png' in o.get('data', {})]
-    assert len(pngs) == 1                        # a reader sees the full run's curves
+    assert len(pngs) == 2                        # a reader sees the full run's curves (chapter, default)
     assert os.path.getsize(NOTEBOOK) < 300_000
+    said = ''.join(''.join(o.get('data', {}).get('text/markdown', '')) for o in outputs(nb))
+    assert 'epochs past the lowest test logloss' in said      # 30 epochs: the overfitting shows
 
 
 def test_notebook_runs_headless_and_plots(small_ctr, tmp_path, monkeypatch):
@@ -27,12 +30,15 @@ def test_notebook_runs_headless_and_plots(small_ctr, tmp_path, monkeypatch):
     monkeypatch.setenv('PYTHONPATH', ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     out = tmp_path / 'deepfm.ipynb'
     nb = papermill.execute_notebook(NOTEBOOK, str(out), parameters={'epochs': 2, 'data_dir': small_ctr},
-                                    kernel_name='python3', cwd=os.path.dirname(NOTEBOOK),
+                                    kernel_name='python3', cwd=ROOT,     # started from the repo root
                                     progress_bar=False)
     pngs = [o['data']['image/png'] for o in outputs(nb) if 'image/png' in o.get('data', {})]
-    assert len(pngs) == 1
-    png = base64.b64decode(pngs[0])
-    assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 10_000
+    assert len(pngs) == 2
+    for png in map(base64.b64decode, pngs):
+        assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 10_000
     text = ''.join(o.get('text', '') for o in outputs(nb))
     assert '6000 training rows' in text
     assert all(name in text for name in ('fm ', 'deepfm', 'lr ')) and 'test AUC' in text
+    assert 'DeepFM − FM test AUC' in text and 'DeepFM − LR test AUC' in text
+    said = ''.join(''.join(o.get('data', {}).get('text/markdown', '')) for o in outputs(nb))
+    assert said.count('the last epoch (2)') == 2 and 'of 2 epochs' in said   # computed for epochs=2

@@ -34,7 +34,8 @@ def fit(X, y, C=1.0):
 
 def train_lr(train, test, valid=None, C=None):
     """Fit on train (choosing C on valid if given); return a result shaped like the models':
-    {'config', 'epochs': [], 'final': {test_logloss, test_auc, test_acc[, valid_*], seconds}}."""
+    {'config', 'epochs': [], 'final': {test_logloss, test_auc, test_acc[, valid_*], seconds},
+    'test_pred'}."""
     start = time.perf_counter()
     num_inputs = int(train.field_dims.sum())
     X, Xt = one_hot(train, num_inputs), one_hot(test, num_inputs)
@@ -45,10 +46,12 @@ def train_lr(train, test, valid=None, C=None):
         C = min(by_c, key=by_c.get)
     C = 1.0 if C is None else C
     model = fit(X, train.labels, C)
-    test_scores = scores(test.labels, model.predict_proba(Xt)[:, 1])
+    test_pred = model.predict_proba(Xt)[:, 1]
+    test_scores = scores(test.labels, test_pred)
     final = {f'test_{k}': v for k, v in test_scores.items()}
     if valid is not None:
         final.update({f'valid_{k}': v
                       for k, v in scores(valid.labels, model.predict_proba(Xv)[:, 1]).items()})
     final['seconds'] = time.perf_counter() - start
-    return {'config': {'C': C, 'penalty': 'l2', 'solver': 'lbfgs'}, 'epochs': [], 'final': final}
+    return {'config': {'C': C, 'penalty': 'l2', 'solver': 'lbfgs'}, 'epochs': [], 'final': final,
+            'test_pred': test_pred}       # (not in metrics.json: the bootstrap intervals use it)

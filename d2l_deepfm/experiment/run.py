@@ -33,7 +33,7 @@ from .baseline import train_lr
 from .checkpoints import ModelCheckpoint, Run, resume_settings
 from .memory import check_fits
 from .splits import load_splits
-from .stats import summarize
+from .stats import comparisons, summarize
 from .stopping import EarlyStopping, best_record
 from .tuning import pick_penalties
 
@@ -131,7 +131,7 @@ def train_one(name, train, test, config, devices, log=print, valid=None, seed=No
     if name == 'lr':
         return {**train_lr(train, test, valid), 'seed': seed}
     t, out = config.train, config.output.out
-    settings = config.model_settings(name, **(penalties or {}))
+    settings = config.model_settings(name, len(train), **(penalties or {}))
     setting = config.model.sparse_grad
     if cluster.distributed and setting == 'auto':
         setting = 'off'       # row-sparse gradients through parameter servers: opt-in only (untested)
@@ -175,6 +175,7 @@ def train_one(name, train, test, config, devices, log=print, valid=None, seed=No
             f'{stopper.best_epoch} of {len(history)}')
     if cluster.writes_outputs and save:
         atomic_write(os.path.join(results or out, f'{tag}.params'), net.save_parameters)
+        result['test_pred'] = training.predict(net, test.features, devices)   # for the intervals
     return result
 
 
@@ -201,7 +202,9 @@ def train_models(config, train, valid, test, devices, cluster, tags, log, result
                                 tag=tags[name, seed], cluster=cluster, penalties=penalties,
                                 results=results)
                       for seed in seeds]
-    return runs, tuning
+    preds = {name: [r.pop('test_pred') for r in rs] for name, rs in runs.items()
+             if all('test_pred' in r for r in rs)}
+    return runs, tuning, preds
 
 
 def run(config, log=print):
@@ -227,7 +230,7 @@ def _run(config, log, stack):
             checkpoints = Run(out)
             checkpoints.begin(config.output.resume, log)
     train, valid, test, info = load_data(config, log)
-    if config.train.patience and valid is None:
+    if config.train.patience and valid is None and config.train.protocol != 'default':
         raise ConfigError(f'--patience needs a validation set: {config.data.store} has no '
                           'validation split')
     if config.model.wd == 'auto' and valid is None and names != ('lr',):
@@ -250,8 +253,8 @@ def _run(config, log, stack):
         checkpoints.start(config.output.resume, resume_settings(config, info, train, valid, test),
                           [t for (n, _), t in tags.items() if n != 'lr'], config.train.epochs)
     try:
-        runs, tuning = train_models(config, train, valid, test, devices, cluster, tags, log,
-                                    stage.path if stage else None)
+        runs, tuning, preds = train_models(config, train, valid, test, devices, cluster, tags, log,
+                                           stage.path if stage else None)
     except TrainingDiverged:
         if checkpoints:
             checkpoints.finish('diverged')
@@ -259,22 +262,19 @@ def _run(config, log, stack):
     if not cluster.writes_outputs:
         return None
     doc = report_run(config, runs, tuning, info, devices, cluster, seeds)
+    if 0 < test.labels.sum() < len(test.labels):   # 95% paired bootstrap of the AUC gaps
+        doc['comparison'] = comparisons(test.labels, preds)
     doc['wall_seconds'] = time.perf_counter() - start
     write_json(stage.file('metrics.json'), doc)
-    curves = [n for n in names if doc[n]['epochs']]          # lr has no epochs
-    if curves:
-        fig = report.plot_convergence(
-            {n: doc[n]['epochs'] for n in curves},
-            title=f"{' vs '.join(report.LABELS[n] for n in curves)} ({info['source']} data)",
-            best={n: doc[n]['best_epoch'] for n in curves if 'best_epoch' in doc[n]})
-        atomic_write(stage.file('convergence.png'),
-                     lambda tmp: fig.savefig(tmp, dpi=100, format='png'))
+    curves = report.save_figure(stage.file('convergence.png'), doc, names)
     stage.publish('run', config_digest=config.digest())
     if checkpoints:
         checkpoints.finish('done')
     report.append_result(config.results_path, report.results_row(
         doc, out, ' '.join(config.command or []), config.digest()))
-    log('\n' + report.format_table({n: doc[n] for n in names}))
+    log('\n' + report.format_table({n: doc[n] for n in names}, config.train.protocol))
+    if doc.get('comparison'):
+        log(report.format_comparison(doc['comparison']))
     if config.train.seeds:
         log(f'\nover seeds {",".join(map(str, seeds))}:\n' + report.format_summary(doc['summary']))
     saved = ['convergence.png'] if curves else []
@@ -288,8 +288,8 @@ def report_run(config, runs, tuning, info, devices, cluster, seeds):
     """metrics.json's document."""
     results = {name: {**rs[0], 'runs': rs} if config.train.seeds else rs[0]
                for name, rs in runs.items()}
-    doc = {'data': info, 'loss': config.model.loss, 'seed': seeds[0],
-           'devices': [str(d) for d in devices], **results}
+    doc = {'data': info, 'protocol': config.train.protocol, 'loss': config.model.loss,
+           'seed': seeds[0], 'devices': [str(d) for d in devices], **results}
     if config.train.seeds:
         doc.update(seeds=seeds, summary=summarize(runs))
     if tuning:
