@@ -10,7 +10,6 @@ import os
 import sys
 
 from .errors import ConfigError, run_command
-from .experiment.config import MODELS
 from .files import write_text
 from .folders import published_files
 from .options import Parser, device_list
@@ -24,8 +23,9 @@ def build_parser():
                    help="rows to score, in the training run's layout (label column optional; "
                    "gzip'd or not); '-' reads standard input")
     p.add_argument('--output', help='where to write the probabilities, one per line (default: stdout)')
-    p.add_argument('--model', choices=MODELS,
-                   help='which trained model (default: deepfm if trained, else fm)')
+    p.add_argument('--model', help='which trained model: fm, deepfm, lr (the baseline), or '
+                   'e.g. deepfm-seed1 for another seed of --seeds (default: deepfm if trained, '
+                   'else fm, else lr)')
     p.add_argument('--devices', type=device_list,
                    help='e.g. cpu:0 or gpu:0 (default: every GPU, else the CPU)')
     p.add_argument('--debug', action='store_true', help='show tracebacks')

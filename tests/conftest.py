@@ -41,3 +41,33 @@ def small_store(small_ctr, tmp_path_factory):
                           test_path=os.path.join(small_ctr, 'test.csv'), workers=1,
                           log=lambda *a: None)
     return out
+
+
+@pytest.fixture(scope='session')
+def planted():
+    """Data from the synthetic generator's planted model, with its own references.
+
+    20 fields (the generator's triples, first- and second-order fields; no noise fields), 30,000
+    training and 3,000 test rows: enough for FM to learn the planted pairs and for DeepFM the
+    three-way effects in a few epochs. `refs`: test AUC of the planted model's logit (the best
+    any model can do), of its first-order part, and of its first-order plus pairwise parts."""
+    import types
+
+    import numpy as onp
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+
+    from d2l_deepfm.data import CTRDataset
+    num_feat, num_train, num_test = 20, 30000, 3000
+    labels, values = synthetic.generate(num_train + num_test, seed=3, num_feat=num_feat)
+    tokens = pd.DataFrame({f + 1: onp.array([synthetic.token(f + 1, v) for v in range(values[:, f].max() + 1)],
+                                            dtype=object)[values[:, f]] for f in range(num_feat)})
+    train = CTRDataset.from_tokens(labels[:num_train], tokens.iloc[:num_train].reset_index(drop=True))
+    test = CTRDataset.from_tokens(labels[num_train:], tokens.iloc[num_train:].reset_index(drop=True),
+                                  train.feat_mapper, train.defaults)
+    parts = synthetic.planted(values[num_train:], num_feat=num_feat)
+    y = labels[num_train:]
+    refs = {'planted': roc_auc_score(y, synthetic.true_logit(values[num_train:], num_feat=num_feat)),
+            'first_order': roc_auc_score(y, parts['first']),
+            'first_and_pairs': roc_auc_score(y, parts['first'] + parts['pairs'])}
+    return types.SimpleNamespace(train=train, test=test, refs=refs)

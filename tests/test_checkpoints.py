@@ -16,11 +16,13 @@ from d2l_deepfm import train, training
 from d2l_deepfm.experiment import checkpoints
 from d2l_deepfm.experiment.config import MODELS
 from d2l_deepfm.models import build_model
+from helpers import assert_one_error_line, call_main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Small batches: epochs long enough to interrupt in the middle of one.
-ARGS = ['--epochs', '3', '--batch-size', '64', '--mlp-dims', '16,8', '--num-factors', '4',
-        '--no-progress']
+RUN = ['--epochs', '3', '--batch-size', '64', '--mlp-dims', '16,8', '--num-factors', '4']
+ARGS = RUN + ['--no-progress']
+UNTIMED = ('seconds', 'examples_per_sec')
 
 
 def numbers(out):
@@ -30,9 +32,14 @@ def numbers(out):
                 for r in doc[m]['epochs']] for m in MODELS if m in doc}
 
 
-def start(small_ctr, out, *extra):
+def untimed(record):
+    return {k: v for k, v in record.items() if k not in UNTIMED}
+
+
+def start(small_ctr, out, *extra, progress=False):
+    """progress: the per-epoch lines ('fm epoch 2: loss ...') on stdout, one per trained epoch."""
     return subprocess.Popen([sys.executable, '-m', 'd2l_deepfm.train', '--protocol', 'chapter', '--data-dir', small_ctr,
-                             '--out', out, *ARGS, *extra], stdout=subprocess.PIPE,
+                             '--out', out, *(RUN if progress else ARGS), *extra], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=ROOT,
                             env={**os.environ, 'PYTHONPATH': ROOT})
 
@@ -54,14 +61,21 @@ def wait_for_epoch(out, model, epoch, proc, timeout=120):
 
 
 @pytest.fixture(scope='module')
-def reference(small_ctr, tmp_path_factory):
-    """The numbers of an uninterrupted run."""
+def reference_run(small_ctr, tmp_path_factory):
+    """The folder of an uninterrupted run."""
     out = str(tmp_path_factory.mktemp('reference'))
     assert train.main(['--protocol', 'chapter', '--data-dir', small_ctr, '--out', out, *ARGS]) == 0
-    return numbers(out)
+    return out
 
 
-def test_sigkill_mid_epoch_then_resume_gives_the_same_numbers(small_ctr, tmp_path, reference):
+@pytest.fixture(scope='module')
+def reference(reference_run):
+    """The numbers of an uninterrupted run."""
+    return numbers(reference_run)
+
+
+def test_sigkill_mid_epoch_then_resume_gives_the_same_numbers(small_ctr, tmp_path, reference, reference_run,
+                                                              capsys):
     out = str(tmp_path / 'out')
     proc = start(small_ctr, out)
     wait_for_epoch(out, 'fm', 1, proc)
@@ -74,17 +88,33 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_numbers(small_ctr, tmp_pat
     assert not os.path.exists(os.path.join(out, 'metrics.json'))
 
     # Without --resume, the unfinished run is not overwritten.
-    assert train.main(['--protocol', 'chapter', '--data-dir', small_ctr, '--out', out, *ARGS]) == 2
+    assert_one_error_line(*call_main(train.main, ['--protocol', 'chapter', '--data-dir', small_ctr, '--out', out, *ARGS],
+                                     capsys)[::2], 'continue it with --resume')
     assert json.load(open(os.path.join(out, 'checkpoints', 'fm.json'))) == saved
     # With other settings, it is not resumed either.
-    assert train.main(['--protocol', 'chapter', '--data-dir', small_ctr, '--out', out, *ARGS, '--resume', '--seed', '1']) == 2
-    assert train.main(['--protocol', 'chapter', '--data-dir', small_ctr, '--out', out, *ARGS, '--resume', '--lr', '0.5']) == 2
+    assert_one_error_line(*call_main(train.main, ['--protocol', 'chapter', '--data-dir', small_ctr, '--out', out, *ARGS,
+                                                  '--resume', '--seed', '1'], capsys)[::2], 'seed 0 (now 1)')
+    assert_one_error_line(*call_main(train.main, ['--protocol', 'chapter', '--data-dir', small_ctr, '--out', out, *ARGS,
+                                                  '--resume', '--lr', '0.5'], capsys)[::2], 'lr 0.02 (now 0.5)')
 
-    proc = start(small_ctr, out, '--resume')
+    proc = start(small_ctr, out, '--resume', progress=True)
     stdout, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert f"fm: resuming after epoch {saved['epoch']}" in stdout
     assert numbers(out) == reference
+    # only the missing epochs were trained: one per-epoch line for each, none for the saved ones
+    trained = [line.split(':')[0] for line in stdout.splitlines() if ' epoch ' in line and ': loss' in line]
+    assert trained == [f'fm epoch {e}' for e in range(saved['epoch'] + 1, 4)] + \
+        [f'deepfm epoch {e}' for e in (1, 2, 3)], stdout
+    doc = json.load(open(os.path.join(out, 'metrics.json')))
+    assert doc['fm']['epochs'][:saved['epoch']] == saved['history']   # restored, timings and all
+    # the reported result and the saved models are the uninterrupted run's
+    ref = json.load(open(os.path.join(reference_run, 'metrics.json')))
+    for name in ('fm', 'deepfm'):
+        assert untimed(doc[name]['final']) == untimed(ref[name]['final']), name
+        with open(os.path.join(out, f'{name}.params'), 'rb') as a, \
+                open(os.path.join(reference_run, f'{name}.params'), 'rb') as b:
+            assert a.read() == b.read(), name
     assert json.load(open(os.path.join(out, 'checkpoints', 'run.json')))['status'] == 'done'
 
 
@@ -114,6 +144,9 @@ def test_resume_extends_a_finished_run_exactly(small_ctr, tmp_path):
     assert train.main(['--protocol', 'chapter', *common, '--out', b, '--epochs', '2']) == 0
     assert train.main(['--protocol', 'chapter', *common, '--out', b, '--epochs', '3', '--resume']) == 0
     assert numbers(a) == numbers(b) and len(numbers(b)['deepfm']) == 3
+    final = [json.loads((d / 'metrics.json').read_text())['deepfm']['final'] for d in (tmp_path / 'a', tmp_path / 'b')]
+    assert untimed(final[0]) == untimed(final[1]) and final[1]['epoch'] == 3
+    assert (tmp_path / 'a' / 'deepfm.params').read_bytes() == (tmp_path / 'b' / 'deepfm.params').read_bytes()
     # a finished run may be replaced by a fresh one without --resume
     assert train.main(['--protocol', 'chapter', *common, '--out', b, '--epochs', '1']) == 0
     assert len(numbers(b)['deepfm']) == 1
@@ -155,10 +188,8 @@ def test_cli_divergence_exits_3_with_one_error_line(small_ctr, tmp_path, capsys)
     out = str(tmp_path / 'out')
     code = train.main(['--protocol', 'chapter', '--data-dir', small_ctr, '--out', out, '--model', 'fm', '--epochs', '2',
                        '--lr', '1e30', '--no-progress'])
-    err = capsys.readouterr().err
-    assert code == 3
-    errors = [line for line in err.splitlines() if line.startswith('error:')]
-    assert len(errors) == 1 and 'training loss became nan' in errors[0] and 'smaller --lr' in errors[0]
+    line = assert_one_error_line(code, capsys.readouterr().err, 'training loss became nan', status=3)
+    assert 'smaller --lr' in line
     assert json.load(open(os.path.join(out, 'checkpoints', 'run.json')))['status'] == 'diverged'
     assert not os.path.exists(os.path.join(out, 'metrics.json'))
     # a diverged run cannot be continued as it is: a fresh run may replace it
@@ -189,9 +220,8 @@ def test_damaged_checkpoint_is_a_clear_error(small_ctr, tmp_path, capsys):
     with open(os.path.join(out, 'checkpoints', 'fm.json'), 'w') as f:
         f.write('{"epoch": 1, "para')
     capsys.readouterr()
-    assert train.main(['--protocol', 'chapter', *common, '--epochs', '2', '--resume']) == 2
-    err = capsys.readouterr().err
-    assert err.startswith('error:') and 'unreadable checkpoint' in err and len(err.splitlines()) == 1
+    assert_one_error_line(*call_main(train.main, ['--protocol', 'chapter', *common, '--epochs', '2', '--resume'], capsys)[::2],
+                          'unreadable checkpoint')
 
 
 def test_damaged_parameter_file_is_a_clear_error(small_ctr, tmp_path, capsys):
@@ -203,6 +233,39 @@ def test_damaged_parameter_file_is_a_clear_error(small_ctr, tmp_path, capsys):
     with open(os.path.join(out, 'checkpoints', params), 'r+b') as f:
         f.truncate(64)
     capsys.readouterr()
-    assert train.main(['--protocol', 'chapter', *common, '--epochs', '2', '--resume']) == 2
-    err = capsys.readouterr().err
-    assert err.startswith('error:') and 'damaged' in err and len(err.splitlines()) == 1
+    assert_one_error_line(*call_main(train.main, ['--protocol', 'chapter', *common, '--epochs', '2', '--resume'], capsys)[::2],
+                          'damaged')
+
+
+class FailingStates:
+    """A trainer whose save_states fails like a full disk (what a crash mid-save leaves)."""
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+
+    def save_states(self, path):
+        with open(path, 'w') as f:
+            f.write('half')
+        raise OSError(28, 'No space left on device')
+
+
+def test_a_failed_save_leaves_the_previous_epoch_whole(small_data, tmp_path):
+    """The pointer (<model>.json) moves to an epoch only after its .params and .states are
+    complete, and the old epoch's files go only after that: a save that fails half-way leaves
+    the previous epoch restorable, exactly."""
+    train_set, _ = small_data
+    cfg = {'num_factors': 4, 'lr': 0.01}
+    devices = [mx.cpu()]
+    net = training.initialize(build_model('fm', train_set.field_dims, cfg), devices)
+    trainer = training.make_trainer(net, cfg['lr'])
+    ckpt = checkpoints.ModelCheckpoint(str(tmp_path), 'fm')
+    ckpt.save(net, trainer, [{'epoch': 1}], cfg)
+    saved = {k: p.data().asnumpy().copy() for k, p in net.collect_params().items()}
+    net.embedding.weight.set_data(net.embedding.weight.data() + 1)
+    with pytest.raises(OSError):
+        ckpt.save(net, FailingStates(trainer), [{'epoch': 1}, {'epoch': 2}], cfg)
+    assert ckpt.load()['epoch'] == 1
+    fresh = training.initialize(build_model('fm', train_set.field_dims, cfg), devices)
+    assert ckpt.restore(fresh, training.make_trainer(fresh, cfg['lr']), devices, cfg) == [{'epoch': 1}]
+    for k, p in fresh.collect_params().items():
+        onp.testing.assert_array_equal(p.data().asnumpy(), saved[k])

@@ -13,6 +13,7 @@ import pytest
 
 from d2l_deepfm import launch
 from d2l_deepfm.scale import launcher
+from helpers import assert_one_error_line, call_main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKER = os.path.join(ROOT, 'tests', 'dist_worker.py')
@@ -95,12 +96,19 @@ def test_ssh_plan_builds_the_remote_command_lines(tmp_path):
         launcher.read_hosts(str(tmp_path / 'bad'))
 
 
-def test_usage_errors_are_one_line(capsys):
-    for args in (['-n', '2'], ['-n', '0', '--', 'true'], ['-n', '1', '--env', 'PORT=1', '--', 'true'],
-                 ['-n', '1', '--hosts', '/nonexistent/hosts', '--', 'true']):
-        assert launch.main(args) == 2
-        err = capsys.readouterr().err
-        assert err.startswith('error: ') and len(err.strip().splitlines()) == 1, err
+@pytest.mark.parametrize('args,expected', [
+    (['-n', '2'], 'no command'),
+    (['-n', '0', '--', 'true'], 'must be positive'),
+    (['-n', '1', '-s', '0', '--', 'true'], 'must be positive'),
+    (['-n', '1', '--timeout', '0', '--', 'true'], 'must be positive'),
+    (['-n', '1', '--env', 'PORT=1', '--', 'true'], 'never PORT'),
+    (['-n', '1', '--env', 'NOEQUALS', '--', 'true'], 'expected NAME=VALUE'),
+    (['-n', '1', '--hosts', '/nonexistent/hosts', '--', 'true'], '/nonexistent/hosts'),
+    (['--', 'true'], 'required: -n/--num-workers'),
+    (['-n', 'two', '--', 'true'], "invalid int value: 'two'"),
+])
+def test_usage_errors_are_one_line(capsys, args, expected):
+    assert_one_error_line(*call_main(launch.main, args, capsys)[::2], expected)
 
 
 def test_a_command_that_cannot_start_fails_cleanly(tmp_path):

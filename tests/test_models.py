@@ -5,6 +5,7 @@ import mxnet as mx
 import numpy as onp
 import pytest
 from mxnet import init, np
+from mxnet.gluon import nn
 
 from d2l_deepfm import chapter
 from d2l_deepfm.models import FM, DeepFM, field_ones, sum_fields
@@ -119,3 +120,42 @@ def test_same_gradients_as_the_printed_chapter_code(tmp_path, ours, book, args):
     for name in grads[0]:
         onp.testing.assert_allclose(grads[0][name], grads[1][name], rtol=1e-4, atol=1e-6,
                                     err_msg=name)
+
+
+def dropout_rates(net):
+    return [block._rate for block in net.mlp._children.values() if isinstance(block, nn.Dropout)]
+
+
+@pytest.mark.parametrize('hybridize', [False, True])
+def test_dropout_is_active_in_training_only(hybridize):
+    """Training-mode outputs (autograd.record, as train_batch runs) differ from inference and from
+    each other; inference is deterministic. With rate 0, training mode changes nothing."""
+    from mxnet import autograd
+    x = rows(64)
+    outputs = {}
+    for rate in (0.1, 0.0):
+        net = make(DeepFM, 4, [16, 8], drop_rate=rate)
+        if hybridize:
+            net.hybridize(static_alloc=True, static_shape=True)
+        inference = net(x).asnumpy()
+        with autograd.record():
+            train_a = net(x).asnumpy()
+        with autograd.record():
+            train_b = net(x).asnumpy()
+        onp.testing.assert_array_equal(net(x).asnumpy(), inference)
+        outputs[rate] = (inference, train_a, train_b)
+    inference, train_a, train_b = outputs[0.1]
+    assert (onp.abs(train_a - inference) > 1e-6).mean() > 0.5
+    assert (onp.abs(train_a - train_b) > 1e-6).mean() > 0.5
+    inference, train_a, _ = outputs[0.0]
+    onp.testing.assert_allclose(train_a, inference, rtol=1e-6, atol=1e-7)
+
+
+def test_the_runs_dropout_rate_reaches_the_layers():
+    """The chapter's rate (0.1) by default, --dropout otherwise: every nn.Dropout of the MLP."""
+    from d2l_deepfm.models import build_model
+    from d2l_deepfm.train import config_from_argv
+    for argv, rate in (([], 0.1), (['--dropout', '0.3'], 0.3), (['--dropout', '0'], 0.0)):
+        settings = config_from_argv(argv).model_settings('deepfm')
+        net = build_model('deepfm', FIELD_DIMS, settings)
+        assert dropout_rates(net) == [rate] * 3, argv          # the chapter's 30,20,10: 3 layers

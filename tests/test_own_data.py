@@ -12,6 +12,7 @@ import pytest
 from d2l_deepfm import predict, train
 from d2l_deepfm.scale.preprocess import preprocess
 from d2l_deepfm.experiment.splits import load_splits
+from helpers import assert_one_error_line
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AVAZU = ('id,click,hour,C1,banner_pos,site_id,site_domain,site_category,app_id,app_domain,'
@@ -153,7 +154,6 @@ MISTAKES = [
 def test_each_mistake_is_one_error_line_and_exit_2(tmp_path, capsys, fmt, extra, lines, message):
     src = write(tmp_path / 'x.csv', lines)
     extra = [str(tmp_path / a) if a == 'x.csv' else a for a in extra]
-    assert train.main(['--protocol', 'chapter', '--format', fmt, '--train', src, '--test-fraction', '0.5', *extra,
-                       '--model', 'lr', '--out', str(tmp_path / 'o'), '--no-progress']) == 2
-    err = capsys.readouterr().err
-    assert err.startswith('error: ') and len(err.splitlines()) == 1 and message in err, err
+    code = train.main(['--protocol', 'chapter', '--format', fmt, '--train', src, '--test-fraction', '0.5', *extra,
+                       '--model', 'lr', '--out', str(tmp_path / 'o'), '--no-progress'])
+    assert_one_error_line(code, capsys.readouterr().err, message)

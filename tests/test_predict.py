@@ -9,6 +9,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from d2l_deepfm import predict
+from helpers import assert_one_error_line
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -118,6 +119,5 @@ def test_bad_input_gets_one_error_line(trained_run, small_ctr, tmp_path, capsys,
         with open(os.path.join(model_dir, 'deepfm.params'), 'r+b') as f:
             f.truncate(100)
     capsys.readouterr()
-    assert predict.main(['--model-dir', model_dir, '--input', src]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith('error:') and len(err.splitlines()) == 1 and expected in err, err
+    code = predict.main(['--model-dir', model_dir, '--input', src])
+    assert_one_error_line(code, capsys.readouterr().err, expected)

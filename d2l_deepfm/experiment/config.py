@@ -6,11 +6,8 @@ argparse's Namespace), and the run writes it whole to `OUT/config.json`;
 run. Options that do not go together are refused in one place, `RunConfig.check()`, when the
 config is built. The chapter's model settings (`CHAPTER`) are the defaults of `model_settings`.
 
-Two protocols (`--protocol`, `TrainConfig.protocol`): 'default' (docs/defaults.md: a seeded 10%
-validation hold-out, the epoch picked on validation logloss, smaller steps and L2 penalties that
-scale with 1/n, FM, DeepFM and LR side by side) and 'chapter' (the text's experiment: the whole
-training file, 30 epochs, batches of 2048, the last epoch reported, no penalty). `PROTOCOLS`
-holds what each sets; flags given on the command line win.
+Two protocols (`--protocol`, `TrainConfig.protocol`), 'default' and 'chapter': what each sets is
+in protocol.py; flags given on the command line win.
 
 This module imports nothing heavy (no MXNet): `--help` and the checks stay fast.
 """
@@ -25,33 +22,14 @@ from ..errors import ConfigError
 from ..files import read_json
 from ..inputs import layout
 from .bounds import check_values
+from .protocol import (CHAPTER, DEFAULT_MODELS, MODEL_CHOICES, MODEL_SETS, MODELS,  # noqa: F401
+                       PROTOCOLS)
 
-MODELS = ('fm', 'deepfm')
-MODEL_SETS = {'both': MODELS, 'all': MODELS + ('lr',)}     # lr: the baseline (experiment.baseline)
-MODEL_CHOICES = ('fm', 'deepfm', 'lr', 'both', 'all')
-# The chapter's settings for each model.
-CHAPTER = {'fm': {'num_factors': 20, 'lr': 0.02},
-           'deepfm': {'num_factors': 10, 'lr': 0.01, 'mlp_dims': [30, 20, 10], 'dropout': 0.1}}
 FORMATS = layout.FORMATS
 KVSTORES = ('device', 'local', 'dist_sync', 'dist_async', 'dist_device_sync')
 LOSSES = ('fixed', 'chapter')
 SPARSE = ('auto', 'on', 'off')
 VERSION = 1
-
-# What each protocol sets when the flag is not given (the command line fills these in).
-PROTOCOLS = {
-    'default': {'model': 'all', 'epochs': 30, 'batch_size': 256, 'patience': 3,
-                'valid_fraction': 0.1},
-    'chapter': {'model': 'both', 'epochs': 30, 'batch_size': 2048, 'patience': None,
-                'valid_fraction': None},
-}
-# The default protocol's model settings: Adam's step, and the L2 penalties as multiples of 1/n
-# (n training rows, as LR's C: a penalty on the mean loss counts less per row as data grows):
-# `wd` for the first-order weights, bias and MLP, `wd_embedding` for the factors v_i.
-# Chosen on a family of planted datasets and the Criteo/Avazu samples (docs/defaults.md).
-DEFAULT_MODELS = {'fm': {'lr': 0.001, 'wd': 30, 'wd_embedding': 300},
-                  'deepfm': {'lr': 0.001, 'wd': 3, 'wd_embedding': 300}}
-
 
 @dataclass
 class DataConfig:
@@ -180,7 +158,8 @@ class RunConfig:
         check_values(self)
         if os.path.isdir(self.results_path):     # found before training, not after it
             raise ConfigError(f'--results {self.results_path}: a directory; give a file')
-        choices = [('--protocol', t.protocol, tuple(PROTOCOLS)), ('--format', d.format, FORMATS), ('--model', m.model, MODEL_CHOICES),
+        choices = [('--protocol', t.protocol, tuple(PROTOCOLS)), ('--format', d.format, FORMATS),
+                   ('--model', m.model, MODEL_CHOICES),
                    ('--loss', m.loss, LOSSES), ('--sparse-grad', m.sparse_grad, SPARSE),
                    ('--kvstore', t.kvstore, KVSTORES)]
         for flag, value, allowed in choices:

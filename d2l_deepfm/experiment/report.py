@@ -11,6 +11,7 @@ import os
 import time
 
 from ..files import atomic_write
+from . import stats
 
 import matplotlib
 
@@ -159,3 +160,18 @@ def append_result(path, row):
         if f.tell() == 0:
             writer.writeheader()
         writer.writerow(row)
+
+
+def metrics_document(config, runs, tuning, info, devices, cluster, seeds):
+    """metrics.json's document."""
+    results = {name: {**rs[0], 'runs': rs} if config.train.seeds else rs[0]
+               for name, rs in runs.items()}
+    doc = {'data': info, 'protocol': config.train.protocol, 'loss': config.model.loss,
+           'seed': seeds[0], 'devices': [str(d) for d in devices], **results}
+    if config.train.seeds:
+        doc.update(seeds=seeds, summary=stats.summarize(runs))
+    if tuning:
+        doc['tuning'] = tuning
+    if cluster.distributed:
+        doc['cluster'] = cluster.describe()
+    return doc

@@ -28,12 +28,12 @@ from ..models import build_model
 from ..scale import sparse
 from ..scale.cluster import Cluster
 from ..scale.store import load_for_training
-from . import report
+from . import calibration, report
 from .baseline import train_lr
 from .checkpoints import ModelCheckpoint, Run, resume_settings
 from .memory import check_fits
 from .splits import load_splits
-from .stats import comparisons, summarize
+from .stats import comparisons
 from .stopping import EarlyStopping, best_record
 from .tuning import pick_penalties
 
@@ -128,9 +128,10 @@ def train_one(name, train, test, config, devices, log=print, valid=None, seed=No
     cluster = cluster or Cluster()
     seed = config.train.seed if seed is None else seed
     tag = tag or name
-    if name == 'lr':
-        return {**train_lr(train, test, valid), 'seed': seed}
     t, out = config.train, config.output.out
+    if name == 'lr':              # saved (<tag>.npz) for predict and export
+        path = os.path.join(results or out, f'{tag}.npz') if cluster.writes_outputs and save else None
+        return {**train_lr(train, test, valid, path=path), 'seed': seed}
     settings = config.model_settings(name, len(train), **(penalties or {}))
     setting = config.model.sparse_grad
     if cluster.distributed and setting == 'auto':
@@ -173,9 +174,11 @@ def train_one(name, train, test, config, devices, log=print, valid=None, seed=No
         result.update(final=best_record(history, stopper.best_epoch), best_epoch=stopper.best_epoch)
         log(f'{name} (seed {seed}): best validation logloss {stopper.best:.4f} at epoch '
             f'{stopper.best_epoch} of {len(history)}')
+    test_pred = training.predict(net, test.features, devices)
+    result['calibration'] = calibration.summarize(test.labels, test_pred)
     if cluster.writes_outputs and save:
         atomic_write(os.path.join(results or out, f'{tag}.params'), net.save_parameters)
-        result['test_pred'] = training.predict(net, test.features, devices)   # for the intervals
+        result['test_pred'] = test_pred           # for the intervals (not in metrics.json)
     return result
 
 
@@ -261,12 +264,14 @@ def _run(config, log, stack):
         raise
     if not cluster.writes_outputs:
         return None
-    doc = report_run(config, runs, tuning, info, devices, cluster, seeds)
+    doc = report.metrics_document(config, runs, tuning, info, devices, cluster, seeds)
     if 0 < test.labels.sum() < len(test.labels):   # 95% paired bootstrap of the AUC gaps
         doc['comparison'] = comparisons(test.labels, preds)
     doc['wall_seconds'] = time.perf_counter() - start
     write_json(stage.file('metrics.json'), doc)
     curves = report.save_figure(stage.file('convergence.png'), doc, names)
+    calibration.write_figure(stage.path, {n: doc[n] for n in names}, info['source'],
+                             config.model.loss, log)
     stage.publish('run', config_digest=config.digest())
     if checkpoints:
         checkpoints.finish('done')
@@ -277,23 +282,9 @@ def _run(config, log, stack):
         log(report.format_comparison(doc['comparison']))
     if config.train.seeds:
         log(f'\nover seeds {",".join(map(str, seeds))}:\n' + report.format_summary(doc['summary']))
-    saved = ['convergence.png'] if curves else []
-    saved += [t + '.params' for (n, _), t in tags.items() if n != 'lr']
+    saved = (['convergence.png'] if curves else []) + ['calibration.png']
+    saved += [t + ('.npz' if n == 'lr' else '.params') for (n, _), t in tags.items()]
     log(f"\nwrote {out}/metrics.json, {', '.join(saved + ['feature_map.json', 'config.json'])}; "
         f"a line in {config.results_path} ({time.perf_counter() - start:.1f} s)")
     return doc
 
-
-def report_run(config, runs, tuning, info, devices, cluster, seeds):
-    """metrics.json's document."""
-    results = {name: {**rs[0], 'runs': rs} if config.train.seeds else rs[0]
-               for name, rs in runs.items()}
-    doc = {'data': info, 'protocol': config.train.protocol, 'loss': config.model.loss,
-           'seed': seeds[0], 'devices': [str(d) for d in devices], **results}
-    if config.train.seeds:
-        doc.update(seeds=seeds, summary=summarize(runs))
-    if tuning:
-        doc['tuning'] = tuning
-    if cluster.distributed:
-        doc['cluster'] = cluster.describe()
-    return doc

@@ -37,11 +37,10 @@ def token(field, value):
     return f'{(field * 2654435761 + value * 40503 + 12345) % 2 ** 32:08x}'
 
 
-def generate(num_rows, seed=0, num_feat=NUM_FEAT, spec_seed=1234):
-    """Return (labels int (n,), values int (n, num_feat)) drawn from the planted model.
-
-    `spec_seed` fixes the planted model (so train and test files share it); `seed` the rows.
-    """
+def planted(values, spec_seed=1234, num_feat=NUM_FEAT):
+    """The planted model's logit of each row of `values`, by part: {'bias', 'first', 'pairs',
+    'triples'} (arrays of shape (n,), 'bias' a float); their sum is the true logit. The tests
+    score the data's own references with it (the true model's AUC, first-order effects only)."""
     spec = onp.random.default_rng(spec_seed)
     card = _cardinalities(spec, num_feat)
     probs = [_zipf_probs(c, spec) for c in card]
@@ -50,18 +49,36 @@ def generate(num_rows, seed=0, num_feat=NUM_FEAT, spec_seed=1234):
     factors = {f: spec.normal(0, 0.7, size=(card[f], 3)) for f in set(sum(pairs, ()))}
     triples = [(0, 1, 2), (3, 4, 5)]                                 # the low-cardinality fields
     strength = [1.5, 1.0]
+    if values is None:                                  # only the value distributions (generate)
+        return card, probs
+    n = len(values)
+    parts = {'bias': -1.0, 'first': onp.zeros(n), 'pairs': onp.zeros(n), 'triples': onp.zeros(n)}
+    for f in range(num_feat):
+        parts['first'] += first[f][values[:, f]]
+    for i, j in pairs:
+        parts['pairs'] += onp.sum(factors[i][values[:, i]] * factors[j][values[:, j]], axis=1)
+    for (a, b, c), s in zip(triples, strength):
+        sign = lambda f: 1 - 2 * (values[:, f] % 2)                  # noqa: E731
+        parts['triples'] += s * sign(a) * sign(b) * sign(c)
+    return parts
 
+
+def true_logit(values, spec_seed=1234, num_feat=NUM_FEAT):
+    """The planted model's logit of each row (its click probability is sigmoid of it)."""
+    parts = planted(values, spec_seed, num_feat)
+    return parts['bias'] + parts['first'] + parts['pairs'] + parts['triples']
+
+
+def generate(num_rows, seed=0, num_feat=NUM_FEAT, spec_seed=1234):
+    """Return (labels int (n,), values int (n, num_feat)) drawn from the planted model.
+
+    `spec_seed` fixes the planted model (so train and test files share it); `seed` the rows.
+    """
+    card, probs = planted(None, spec_seed, num_feat)
     rng = onp.random.default_rng(seed)
     values = onp.stack([rng.choice(card[f], size=num_rows, p=probs[f]) for f in range(num_feat)],
                        axis=1)
-    logit = onp.full(num_rows, -1.0)
-    for f in range(num_feat):
-        logit += first[f][values[:, f]]
-    for i, j in pairs:
-        logit += onp.sum(factors[i][values[:, i]] * factors[j][values[:, j]], axis=1)
-    for (a, b, c), s in zip(triples, strength):
-        sign = lambda f: 1 - 2 * (values[:, f] % 2)                  # noqa: E731
-        logit += s * sign(a) * sign(b) * sign(c)
+    logit = true_logit(values, spec_seed, num_feat)
     labels = (rng.random(num_rows) < 1 / (1 + onp.exp(-logit))).astype(int)
     return labels, values
 

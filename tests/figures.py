@@ -1,0 +1,41 @@
+"""What a convergence figure shows, read from the matplotlib Figure: per panel (its y label), the
+curves (label -> (x, y)) and the vertical markers (x positions, with their colours).
+
+Also an IPython startup script (`STARTUP`) that writes the same description of every figure a
+notebook shows into a JSON file (the figures of an executed notebook, not only its PNG bytes)."""
+
+
+def describe(fig):
+    """{y label: {'curves': {label: (xs, ys)}, 'marks': [(x, colour)], 'colours': {label: colour}}}"""
+    panels = {}
+    for ax in fig.axes:
+        curves, marks, colours = {}, [], {}
+        for line in ax.get_lines():
+            xs, ys = [float(v) for v in line.get_xdata()], [float(v) for v in line.get_ydata()]
+            if len(set(xs)) == 1 and len(xs) == 2 and ys == [0.0, 1.0]:      # axvline
+                marks.append((xs[0], line.get_color()))
+            else:
+                curves[line.get_label()] = (xs, ys)
+                colours[line.get_label()] = line.get_color()
+        panels[ax.get_ylabel()] = {'curves': curves, 'marks': marks, 'colours': colours}
+    return panels
+
+
+STARTUP = '''
+import json, os
+from IPython import get_ipython
+
+def _dump_figures(*args):
+    from matplotlib import _pylab_helpers
+    import sys
+    sys.path.insert(0, os.environ['FIGURES_HELPER_DIR'])
+    from figures import describe
+    path = os.environ['FIGURES_JSON']
+    shown = json.load(open(path)) if os.path.exists(path) else []
+    for manager in _pylab_helpers.Gcf.get_all_fig_managers():
+        shown.append(describe(manager.canvas.figure))
+    with open(path, 'w') as f:
+        json.dump(shown, f)
+
+get_ipython().events.register('post_execute', _dump_figures)
+'''
