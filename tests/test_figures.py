@@ -1,6 +1,7 @@
 """The convergence figure checked by what it shows: one curve per model per panel, the right
 points, each model's picked epoch marked in its colour."""
 import pytest
+from matplotlib import pyplot as plt
 
 from d2l_deepfm import train
 from d2l_deepfm.experiment import report
@@ -29,8 +30,10 @@ def test_plot_convergence_draws_every_model_and_marks_the_picked_epoch():
     histories = {'fm': history(5), 'deepfm': history(3, shift=0.02)}
     fig = report.plot_convergence(histories, title='t', best={'fm': 2, 'deepfm': 3})
     check_figure(describe(fig), histories, {'fm': 2, 'deepfm': 3})
+    plt.close(fig)
     fig = report.plot_convergence({'fm': history(4)})                 # no marks without best
     check_figure(describe(fig), {'fm': history(4)}, {})
+    plt.close(fig)
 
 
 def test_the_runs_figure_shows_its_histories(small_ctr, tmp_path, monkeypatch):
@@ -51,3 +54,4 @@ def test_the_runs_figure_shows_its_histories(small_ctr, tmp_path, monkeypatch):
     assert len(figures) == 1 and (out / 'convergence.png').stat().st_size > 0
     check_figure(describe(figures[0]), {n: doc[n]['epochs'] for n in ('fm', 'deepfm')},
                  {n: doc[n]['best_epoch'] for n in ('fm', 'deepfm')})
+    plt.close(figures[0])
