@@ -22,6 +22,9 @@ setup(
         'scikit-learn>=1.3,<=1.7.2',
         'tqdm>=4.60',
         'requests>=2.31',
+        # export (serving/): the ONNX graph and its check; versions verified with numpy 1.23.5
+        'onnx==1.23.2',
+        'onnxruntime==1.32.0',
     ],
     extras_require={
         'test': ['pytest>=7', 'nbclient>=0.9', 'nbformat>=5', 'ipykernel>=6', 'papermill>=2.5'],

@@ -12,6 +12,23 @@ import threading
 
 from .errors import DataError
 
+CRASH_AT = 'D2L_DEEPFM_CRASH_AT'          # tests: signal this process at the N-th write step
+CRASH_SIGNAL = 'D2L_DEEPFM_CRASH_SIGNAL'  # KILL (default), INT (Ctrl-C) or TERM
+_steps = [0]
+
+
+def crash_point():
+    """A write step: with the environment variable D2L_DEEPFM_CRASH_AT=N, the process sends
+    itself SIGKILL (no clean-up; or the signal D2L_DEEPFM_CRASH_SIGNAL names) at the N-th step,
+    so tests can stop a command at every step of its writes (tests/test_robustness.py).
+    Otherwise nothing."""
+    at = os.environ.get(CRASH_AT)
+    if at:
+        _steps[0] += 1
+        if _steps[0] == int(at):
+            name = os.environ.get(CRASH_SIGNAL, 'KILL')
+            os.kill(os.getpid(), getattr(signal, 'SIG' + name))
+
 
 def atomic_write(path, write):
     """Call write(tmp) to create a temporary file, sync it, then rename it to `path`.
@@ -21,6 +38,7 @@ def atomic_write(path, write):
         write(tmp)
         with open(tmp, 'rb+') as f:
             os.fsync(f.fileno())
+        crash_point()
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -9,19 +9,20 @@ through ssh. The job ends as a whole (scale/launcher.py); the exit status is 0 o
 worker succeeded.
 """
 import argparse
+import math
 import os
 import signal
 import sys
 
-from .options import Parser
+from .options import Parser, positive
 from .scale.launcher import Job, free_port, plan, read_hosts, route_address
 
 
 def build_parser():
     p = Parser(prog='python -m d2l_deepfm.launch',
-                                description=__doc__.split('\n')[0].split(': ', 1)[1],
-                                usage='%(prog)s -n WORKERS [-s SERVERS] [--hosts FILE] '
-                                      '[--timeout S] -- COMMAND...')
+               description=__doc__.split('\n')[0].split(': ', 1)[1],
+               usage='%(prog)s -n WORKERS [-s SERVERS] [--hosts FILE] '
+                     '[--timeout S] -- COMMAND...')
     p.add_argument('-n', '--num-workers', type=int, required=True)
     p.add_argument('-s', '--num-servers', type=int, default=1)
     p.add_argument('--hosts', help='host file (one `host` or `host:ssh_port` a line): run '
@@ -32,7 +33,7 @@ def build_parser():
                    'default lo locally, ps-lite picks one over ssh)')
     p.add_argument('--env', action='append', default=[], metavar='NAME=VALUE',
                    help='extra environment for every process (repeatable)')
-    p.add_argument('--timeout', type=float, default=86400,
+    p.add_argument('--timeout', type=positive(float), default=86400,
                    help='stop the whole job after this many seconds (default 86400)')
     p.add_argument('command', nargs=argparse.REMAINDER, help='-- COMMAND...')
     return p
@@ -47,7 +48,7 @@ def main(argv=None):
         return 2
     if not command:
         return fail('no command: python -m d2l_deepfm.launch -n 2 -- python -m d2l_deepfm.train ...')
-    if args.num_workers < 1 or args.num_servers < 1 or args.timeout <= 0:
+    if args.num_workers < 1 or args.num_servers < 1 or not 0 < args.timeout < math.inf:
         return fail('-n, -s and --timeout must be positive')
     extra_env = {}
     for item in args.env:

@@ -137,6 +137,18 @@ def load_feature_map(path):
         raise DataError(f'{path}: not a complete feature map ({type(e).__name__}: {e}); '
                         'train or preprocess again') from None
     if sorted(feat_mapper) != sorted(defaults) or \
-            any(len(feat_mapper[i]) != defaults[i] for i in feat_mapper):
-        raise DataError(f'{path}: its feat_mapper and defaults do not match; train or preprocess again')
+            any(not isinstance(m, dict) or len(m) != defaults[i] for i, m in feat_mapper.items()) or \
+            doc['field_dims'] != [defaults[i] + 1 for i in sorted(defaults)] or \
+            doc['num_feat'] != len(defaults):
+        raise DataError(f'{path}: its feat_mapper, defaults, field_dims and num_feat do not match; '
+                        'train or preprocess again')
+    for i, m in feat_mapper.items():          # each field's indices: 0..len - 1, once each
+        try:
+            index = onp.fromiter(m.values(), dtype=onp.int64, count=len(m))
+        except (TypeError, ValueError):
+            index = None
+        if index is None or (len(m) and (index.min() != 0 or index.max() != len(m) - 1 or
+                                         onp.bincount(index).max() != 1)):
+            raise DataError(f'{path}: field {i} of its feat_mapper does not map its values to '
+                            f'0..{len(m) - 1}; train or preprocess again')
     return feat_mapper, defaults, doc

@@ -5,11 +5,10 @@ import math
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with the package's convention for a user's mistake: one `error:` line on stderr
-    and exit status 2 (argparse's own prints the usage block first)."""
+    """argparse with one line for a usage mistake: `error: ...` on stderr, exit status 2."""
 
     def error(self, message):
-        self.exit(2, f'error: {message} (see {self.prog} --help)\n')
+        self.exit(2, f'error: {message}; see {self.prog} --help\n')
 
 
 def _number(kind, text):
@@ -29,6 +28,16 @@ def positive(kind):
             raise argparse.ArgumentTypeError(f'expected a positive number, got {text!r}')
         return value
     return parse
+
+
+def at_most(parse, limit):
+    """parse, then refuse a value above `limit` (sizes that could only exhaust memory)."""
+    def checked(text):
+        value = parse(text)
+        if value > limit:
+            raise argparse.ArgumentTypeError(f'expected at most {limit}, got {text!r}')
+        return value
+    return checked
 
 
 def non_negative_int(text):

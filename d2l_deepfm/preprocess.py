@@ -8,13 +8,14 @@ scale/preprocess.py and scale/store.py.
 import sys
 
 from .errors import run_command
+from .files import sigterm_as_interrupt
 from .inputs.formats import FORMATS
-from .options import Parser, name_list, positive
+from .options import Parser, at_most, name_list, positive
 
 
 def build_parser():
     p = Parser(prog='python -m d2l_deepfm.preprocess',
-                                description=__doc__.split('\n')[0].split(': ', 1)[1])
+               description=__doc__.split('\n')[0].split(': ', 1)[1])
     p.add_argument('--format', choices=FORMATS, default='d2l',
                    help="'d2l': label + 34 fields (the chapter's ctr data); 'criteo': Kaggle Criteo "
                         'rows (label, I1..I13, C1..C26; or CSV with a header); csv, tsv: a table with '
@@ -29,9 +30,10 @@ def build_parser():
     p.add_argument('--out', required=True, help='store folder')
     p.add_argument('--min-threshold', type=positive(int), default=4,
                    help='values seen fewer times in training map to the field default (chapter: 4)')
-    p.add_argument('--block-mb', type=positive(float), default=16, help='MiB of text per block (default 16)')
-    p.add_argument('--workers', type=positive(int), default=None,
-                   help='parsing processes (default: the CPUs but one, 1 to 4)')
+    p.add_argument('--block-mb', type=at_most(positive(float), 4096), default=16,
+                   help='MiB of text per block (default 16, at most 4096)')
+    p.add_argument('--workers', type=at_most(positive(int), 64), default=None,
+                   help='parsing processes (default: the CPUs but one, 1 to 4; at most 64)')
     p.add_argument('--debug', action='store_true', help='show tracebacks')
     return p
 
@@ -44,9 +46,15 @@ def main(argv=None):
         from .inputs.formats import request_of       # late: keeps --help light
         from .scale.preprocess import preprocess
         request = request_of(args.format, args.label, args.drop, args.numeric)
-        reports.append(preprocess(request, args.input, args.out, args.test, args.valid,
-                                  args.min_threshold, args.block_mb, args.workers))
-    status = run_command(build, args.debug, args.out)
+        with sigterm_as_interrupt():
+            reports.append(preprocess(request, args.input, args.out, args.test, args.valid,
+                                      args.min_threshold, args.block_mb, args.workers))
+    try:
+        status = run_command(build, args.debug, args.out)
+    except KeyboardInterrupt:
+        print(f'interrupted; {args.out} is as it was before (nothing of this preprocess is '
+              'kept)', file=sys.stderr)
+        return 130
     if status:
         return status
     report = reports[0]

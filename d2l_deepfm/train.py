@@ -2,10 +2,10 @@
 
 Reads train.csv/test.csv in the chapter's layout (default: d2l's ctr data, or a synthetic
 stand-in when offline), or your own files (--format criteo, csv, tsv, avazu; README "Your own
-data"), trains with the chapter's
-settings unless told otherwise, and writes into --out: config.json, metrics.json,
-convergence.png, <model>.params and feature_map.json, a checkpoint after every epoch (--resume
-continues from it), and a line in the results CSV. --config OUT/config.json repeats a run.
+data"), trains with the default protocol (a validation hold-out picks the epoch; penalties; FM,
+DeepFM and LR side by side) or the chapter's (--protocol chapter), and writes into --out:
+config.json, metrics.json, convergence.png, <model>.params and feature_map.json, a checkpoint
+after every epoch (--resume continues from it), and a line in the results CSV. --config OUT/config.json repeats a run.
 
 This module is the command line only: flags -> RunConfig -> experiment.run.run -> exit status.
 """
@@ -15,12 +15,13 @@ import sys
 from .errors import ConfigError, TrainingDiverged, run_command
 from .experiment.checkpoints import Run
 from .experiment.config import (DataConfig, ModelConfig, MODEL_CHOICES, OutputConfig, RunConfig,
-                                TrainConfig, FORMATS, KVSTORES)
+                                TrainConfig, FORMATS, KVSTORES, PROTOCOLS)
 from .files import sigterm_as_interrupt
 from .options import (Parser, device_list, fraction, int_list, name_list, penalty, positive,
                       rate, seed_list, non_negative_int)
 
-DESCRIPTION = 'Train FM and/or DeepFM as in the chapter and compare them.'
+DESCRIPTION = ('Train FM, DeepFM and the LR baseline and compare them (the default protocol), '
+               "or run the chapter's experiment (--protocol chapter).")
 
 
 def build_parser(prog='python -m d2l_deepfm.train', description=DESCRIPTION):
@@ -28,8 +29,15 @@ def build_parser(prog='python -m d2l_deepfm.train', description=DESCRIPTION):
     p.add_argument('--config', metavar='FILE',
                    help="repeat the run recorded in FILE (a run's config.json); only --out, "
                         '--results, --no-progress and --debug may be given with it')
-    p.add_argument('--model', choices=MODEL_CHOICES, default='both',
-                   help='both: FM and DeepFM; lr: the logistic-regression baseline; all: the three')
+    p.add_argument('--protocol', choices=tuple(PROTOCOLS), default='default',
+                   help="default: a seeded 10%% validation hold-out picks the epoch (stop after 3 "
+                        'epochs without improvement), batches of 256, lr 0.001, L2 penalties '
+                        "scaled by 1/n, FM, DeepFM and LR (README, docs/defaults.md); chapter: the "
+                        "chapter's experiment (whole training file, 30 epochs, batch 2048, the "
+                        'last epoch reported, no penalty, FM and DeepFM); flags given override')
+    p.add_argument('--model', choices=MODEL_CHOICES,
+                   help='both: FM and DeepFM; lr: the logistic-regression baseline; all: the three '
+                        '(default protocol: all; chapter: both)')
     p.add_argument('--data-dir', help='folder with train.csv and test.csv in the chapter layout '
                    '(default: data/ctr, downloaded if missing, else synthetic data)')
     p.add_argument('--data-root', default='data', help='where the default data is cached (default: data)')
@@ -51,12 +59,15 @@ def build_parser(prog='python -m d2l_deepfm.train', description=DESCRIPTION):
     p.add_argument('--valid-fraction', type=fraction, metavar='F',
                    help='hold out this fraction of the training rows (seeded) as the validation set')
     p.add_argument('--patience', type=positive(int), metavar='N',
-                   help='stop when the validation logloss has not improved for N epochs')
+                   help='stop when the validation logloss has not improved for N epochs '
+                        '(default protocol: 3)')
     p.add_argument('--seeds', type=seed_list, metavar='0,1,2',
                    help='train each model once per seed; report mean ± std (overrides --seed)')
-    p.add_argument('--epochs', type=positive(int), default=30)
-    p.add_argument('--batch-size', type=positive(int), default=2048)
-    p.add_argument('--lr', type=positive(float), help='learning rate (chapter: FM 0.02, DeepFM 0.01)')
+    p.add_argument('--epochs', type=positive(int), help='at most this many epochs (30)')
+    p.add_argument('--batch-size', type=positive(int),
+                   help='default protocol: 256; chapter: 2048')
+    p.add_argument('--lr', type=positive(float), help='learning rate (default protocol: 0.001; '
+                   'chapter: FM 0.02, DeepFM 0.01)')
     p.add_argument('--num-factors', type=positive(int), help='embedding size (chapter: FM 20, DeepFM 10)')
     p.add_argument('--mlp-dims', type=int_list, help='DeepFM hidden layers (chapter: 30,20,10)')
     p.add_argument('--dropout', type=rate, help='DeepFM dropout rate, in [0, 1) (chapter: 0.1)')
@@ -96,22 +107,32 @@ def build_parser(prog='python -m d2l_deepfm.train', description=DESCRIPTION):
 
 
 def config_from_args(args, argv=None, prog='python -m d2l_deepfm.train'):
-    """The RunConfig the flags describe (checked)."""
+    """The RunConfig the flags describe (checked); flags not given take the protocol's value."""
+    preset = PROTOCOLS[args.protocol]
+
+    def pick(key):
+        value = getattr(args, key)
+        return preset[key] if value is None else value
+    valid_fraction = args.valid_fraction
+    if valid_fraction is None and not (args.valid or args.data_store):
+        valid_fraction = preset['valid_fraction']
+    patience = pick('patience') if (args.valid or valid_fraction or args.data_store) \
+        else args.patience
     return RunConfig(
         data=DataConfig(data_dir=args.data_dir, data_root=args.data_root,
                         download=not args.no_download, format=args.format, label=args.label,
                         drop=args.drop, numeric=args.numeric, train=args.train, test=args.test,
                         test_fraction=args.test_fraction, valid=args.valid,
-                        valid_fraction=args.valid_fraction,
+                        valid_fraction=valid_fraction,
                         min_threshold=args.min_threshold, strict=args.strict,
                         store=args.data_store, block_rows=args.block_rows),
-        model=ModelConfig(model=args.model, num_factors=args.num_factors, lr=args.lr,
+        model=ModelConfig(model=pick('model'), num_factors=args.num_factors, lr=args.lr,
                           mlp_dims=args.mlp_dims, dropout=args.dropout, wd=args.wd,
                           wd_embedding=args.wd_embedding, loss=args.loss,
                           sparse_grad=args.sparse_grad),
-        train=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
+        train=TrainConfig(epochs=pick('epochs'), batch_size=pick('batch_size'), patience=patience,
                           seed=args.seed, seeds=args.seeds, devices=args.devices,
-                          kvstore=args.kvstore),
+                          kvstore=args.kvstore, protocol=args.protocol),
         output=OutputConfig(out=args.out, resume=args.resume, progress=not args.no_progress,
                             results=args.results),
         command=[*prog.split(), *(sys.argv[1:] if argv is None else argv)],
@@ -171,8 +192,18 @@ def main(argv=None, prog='python -m d2l_deepfm.train', description=DESCRIPTION, 
               f'({Run(out).progress()}); try a smaller --lr in a new --out', file=sys.stderr)
         return 3
 
+    def out_of_memory(e):
+        from .experiment.memory import explain     # late: MXNet is loaded by now
+        message = explain(e)
+        if message is None:
+            raise e
+        print(f'error: {message}', file=sys.stderr)
+        return 2
+
     try:
-        return run_command(train, args.debug, out, [(TrainingDiverged, diverged)])
+        return run_command(train, args.debug, out, [(TrainingDiverged, diverged),
+                                                    (MemoryError, out_of_memory),
+                                                    (RuntimeError, out_of_memory)])
     except KeyboardInterrupt:
         print(f'interrupted; saved in {out}/checkpoints: {Run(out).progress()}; '
               'continue with --resume', file=sys.stderr)

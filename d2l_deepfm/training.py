@@ -13,6 +13,7 @@ What it changes, and why:
   * any number of batches per epoch works (train_ch13 needs at least 5).
 """
 import math
+import sys
 import time
 
 import mxnet as mx
@@ -156,7 +157,7 @@ def train_ch13(net, train_data, test_data, loss, trainer, num_epochs, devices=No
         else:                                     # the chapter's DataLoader
             epoch_batches = ((_numpy(X), _numpy(y).reshape(-1)) for X, y in train_data)
         bar = tqdm(epoch_batches, total=steps, desc=f'{desc} epoch {epoch}',
-                   leave=False, disable=not progress)
+                   leave=False, disable=not (progress and sys.stderr.isatty()))  # bars: terminals only
         pending = []
         for X, y in bar:
             pending.append(train_batch(net, X, y, loss, trainer, devices))
@@ -178,7 +179,9 @@ def train_ch13(net, train_data, test_data, loss, trainer, num_epochs, devices=No
         record.update(seconds=time.perf_counter() - start, examples_per_sec=seen / train_seconds)
         history.append(record)
         if progress:
-            tqdm.write(f"{desc} epoch {epoch}: loss {record['train_loss']:.4f}, "
+            valid = (f", valid logloss {record['valid_logloss']:.4f}" if valid_data is not None
+                     else '')
+            tqdm.write(f"{desc} epoch {epoch}: loss {record['train_loss']:.4f}{valid}, "
                        f"test logloss {record['test_logloss']:.4f}, "
                        f"AUC {record['test_auc']:.4f}, {record['examples_per_sec']:.0f} ex/s")
         if on_epoch is not None and on_epoch(record):

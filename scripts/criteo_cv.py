@@ -24,9 +24,10 @@ sys.path.insert(0, os.path.join(ROOT, 'scripts'))
 from make_results import NAMES, run  # noqa: E402
 
 SETTINGS = {        # name: (compare options, models)
-    "chapter's settings": (['--patience', '5'], ('fm', 'deepfm')),
-    'penalties picked on validation': (['--patience', '5', '--lr', '0.001', '--batch-size', '256',
-                                        '--wd', 'auto'], ('fm', 'deepfm')),
+    "chapter's settings": (['--protocol', 'chapter', '--patience', '5'], ('fm', 'deepfm')),
+    'penalties picked on validation': (['--protocol', 'chapter', '--patience', '5', '--lr', '0.001',
+                                        '--batch-size', '256', '--wd', 'auto'], ('fm', 'deepfm')),
+    'the default protocol': ([], ('fm', 'deepfm')),
 }
 
 

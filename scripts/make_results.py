@@ -20,7 +20,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, 'scripts'))
 
-EARLY = ['--valid-fraction', '0.1', '--patience', '5']
+CHAPTER = ['--protocol', 'chapter']        # the chapter's settings; flags below add to them
+EARLY = [*CHAPTER, '--valid-fraction', '0.1', '--patience', '5']
 TUNED = ['--lr', '0.001', '--batch-size', '256', '--wd', 'auto']
 NAMES = {'fm': 'FM', 'deepfm': 'DeepFM', 'lr': 'LR'}
 
@@ -87,18 +88,10 @@ def test_predictions(run_dir, doc, args_list):
 
 def bootstrap_gap(preds, labels, a, b, rounds=1000, seed=0):
     """95% interval of the test AUC gap a − b (mean over seeds), resampling the test rows
-    (paired: the same rows for both models): how much of the gap the test set's size allows."""
-    import numpy as onp
-    from sklearn.metrics import roc_auc_score
-    rng, gaps = onp.random.default_rng(seed), []
-    for _ in range(rounds):
-        rows = rng.integers(0, len(labels), len(labels))
-        y = labels[rows]
-        if 0 < y.sum() < len(y):
-            gaps.append(onp.mean([roc_auc_score(y, pa[rows]) - roc_auc_score(y, pb[rows])
-                                  for pa, pb in zip(preds[a], preds[b])]))
-    low, high = onp.percentile(gaps, [2.5, 97.5])
-    return f'95% bootstrap interval over the {len(labels)} test rows: [{low:+.4f}, {high:+.4f}]'
+    (paired: the same rows for both models): experiment.stats.paired_bootstrap, as a sentence."""
+    from d2l_deepfm.experiment.stats import paired_bootstrap
+    c = paired_bootstrap(labels, preds[a], preds[b], rounds=rounds, seed=seed)
+    return f"95% bootstrap interval over the {c['rows']} test rows: [{c['low']:+.4f}, {c['high']:+.4f}]"
 
 
 def data_line(doc):
@@ -181,8 +174,8 @@ def main(argv=None):
     criteo_args = None
     if all(os.path.isfile(f) for f in files.values()):
         rel = {n: os.path.relpath(f, ROOT) for n, f in files.items()}
-        criteo_args = ['--format', 'criteo', '--train', rel['train'], '--valid', rel['valid'],
-                       '--test', rel['test'], '--patience', '5']
+        criteo_args = [*CHAPTER, '--format', 'criteo', '--train', rel['train'], '--valid',
+                       rel['valid'], '--test', rel['test'], '--patience', '5']
         cmd, doc = run('compare', criteo_args, out('criteo'), log)
         preds, labels = test_predictions(out('criteo'), doc, criteo_args)
         md += ['## Real Criteo rows: FM vs DeepFM vs LR', '', f'`{cmd}`', '',
@@ -229,6 +222,25 @@ def main(argv=None):
                '±0.03); `python scripts/criteo_cv.py` cross-validates the same commands over all '
                '8,000 rows (10 folds, paired by fold): [docs/criteo_cv.md](docs/criteo_cv.md).', '']
 
+    # 2b. the default protocol (no flags), beside the chapter's
+    md += ['## The default protocol (`python -m d2l_deepfm.compare`, no flags)', '',
+           'A seeded 10% validation hold-out (or the `--valid` file), the epoch with the lowest '
+           'validation logloss (stop after 3 epochs without improvement), Adam lr 0.001, batches '
+           'of 256, L2 penalties scaled by 1/n (FM 30/n and 300/n, DeepFM 3/n and 300/n for '
+           'first-order/bias/MLP and factors); README and docs/defaults.md say why. Intervals: '
+           'the run\'s own paired bootstrap over the test rows (mean gap over the seeds).', '',
+           '| data | model | test AUC | test logloss | epoch picked (per seed) |', '|---|---|---|---|---|']
+    defaults = [('default', [])] + ([('Criteo', [a for a in criteo_args[2:] if a not in
+                                                 ('--patience', '5')])] if criteo_args else [])
+    gaps = []
+    for data, extra in defaults:
+        cmd, doc = run('compare', extra, out(f'{data.lower()}-default-protocol'), log)
+        md += [f'| {data} {line}' for line in summary_table(doc).split('\n')[2:]]
+        gaps += [f"- {data}: {NAMES[k.split('-')[0]]} − {NAMES[k.split('-')[1]]} test AUC "
+                 f"**{c['gap']:+.4f}**, 95% interval [{c['low']:+.4f}, {c['high']:+.4f}]"
+                 for k, c in doc.get('comparison', {}).items()] + [f'- {data}: `{cmd}`']
+    md += [''] + gaps + ['']
+
     # 3. the chapter's loss vs the fix
     md += ["## The chapter's double sigmoid vs the fix", '',
            "`--loss chapter` trains with the text's `SigmoidBinaryCrossEntropyLoss()` on the "
@@ -237,8 +249,8 @@ def main(argv=None):
            'epoch); "validation" picks the epoch as above.', '',
            '| data | loss | epoch reported | model | test AUC | test logloss | command |',
            '|---|---|---|---|---|---|---|']
-    variants = [('default', 'chapter', 'last of 30', ['--model', 'both', '--loss', 'chapter']),
-                ('default', 'fixed', 'last of 30', ['--model', 'both']),
+    variants = [('default', 'chapter', 'last of 30', [*CHAPTER, '--model', 'both', '--loss', 'chapter']),
+                ('default', 'fixed', 'last of 30', [*CHAPTER, '--model', 'both']),
                 ('default', 'chapter', 'validation', ['--model', 'both', '--loss', 'chapter', *EARLY])]
     if criteo_args:
         variants.append(('Criteo', 'chapter', 'validation', ['--model', 'both', '--loss', 'chapter',

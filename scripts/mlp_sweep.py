@@ -15,7 +15,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 DIMS = ['10', '30,20,10', '100,100', '200,200,200', '400,400,400']   # the chapter's and the paper's
-PROTOCOL = ['--seeds', '0,1,2', '--valid-fraction', '0.1', '--patience', '5', '--no-progress']
+PROTOCOL = ['--protocol', 'chapter', '--seeds', '0,1,2', '--valid-fraction', '0.1', '--patience', '5',
+            '--no-progress']
 
 
 def sweep(dims=DIMS, extra=(), out='runs/mlp_sweep', log=print):

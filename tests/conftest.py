@@ -27,7 +27,7 @@ def trained_run(small_ctr, tmp_path_factory):
     """A finished training run (FM and DeepFM, 2 epochs) on small_ctr: its --out folder."""
     from d2l_deepfm import train
     out = str(tmp_path_factory.mktemp('run') / 'out')
-    assert train.main(['--data-dir', small_ctr, '--epochs', '2', '--batch-size', '512',
+    assert train.main(['--protocol', 'chapter', '--data-dir', small_ctr, '--epochs', '2', '--batch-size', '512',
                        '--mlp-dims', '16,8', '--out', out, '--no-progress']) == 0
     return out
 

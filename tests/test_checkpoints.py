@@ -38,7 +38,7 @@ def untimed(record):
 
 def start(small_ctr, out, *extra, progress=False):
     """progress: the per-epoch lines ('fm epoch 2: loss ...') on stdout, one per trained epoch."""
-    return subprocess.Popen([sys.executable, '-m', 'd2l_deepfm.train', '--data-dir', small_ctr,
+    return subprocess.Popen([sys.executable, '-m', 'd2l_deepfm.train', '--protocol', 'chapter', '--data-dir', small_ctr,
                              '--out', out, *(RUN if progress else ARGS), *extra], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=ROOT,
                             env={**os.environ, 'PYTHONPATH': ROOT})
@@ -64,7 +64,7 @@ def wait_for_epoch(out, model, epoch, proc, timeout=120):
 def reference_run(small_ctr, tmp_path_factory):
     """The folder of an uninterrupted run."""
     out = str(tmp_path_factory.mktemp('reference'))
-    assert train.main(['--data-dir', small_ctr, '--out', out, *ARGS]) == 0
+    assert train.main(['--protocol', 'chapter', '--data-dir', small_ctr, '--out', out, *ARGS]) == 0
     return out
 
 
@@ -88,13 +88,13 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_numbers(small_ctr, tmp_pat
     assert not os.path.exists(os.path.join(out, 'metrics.json'))
 
     # Without --resume, the unfinished run is not overwritten.
-    assert_one_error_line(*call_main(train.main, ['--data-dir', small_ctr, '--out', out, *ARGS],
+    assert_one_error_line(*call_main(train.main, ['--protocol', 'chapter', '--data-dir', small_ctr, '--out', out, *ARGS],
                                      capsys)[::2], 'continue it with --resume')
     assert json.load(open(os.path.join(out, 'checkpoints', 'fm.json'))) == saved
     # With other settings, it is not resumed either.
-    assert_one_error_line(*call_main(train.main, ['--data-dir', small_ctr, '--out', out, *ARGS,
+    assert_one_error_line(*call_main(train.main, ['--protocol', 'chapter', '--data-dir', small_ctr, '--out', out, *ARGS,
                                                   '--resume', '--seed', '1'], capsys)[::2], 'seed 0 (now 1)')
-    assert_one_error_line(*call_main(train.main, ['--data-dir', small_ctr, '--out', out, *ARGS,
+    assert_one_error_line(*call_main(train.main, ['--protocol', 'chapter', '--data-dir', small_ctr, '--out', out, *ARGS,
                                                   '--resume', '--lr', '0.5'], capsys)[::2], 'lr 0.02 (now 0.5)')
 
     proc = start(small_ctr, out, '--resume', progress=True)
@@ -132,7 +132,7 @@ def test_ctrl_c_stops_after_the_last_complete_epoch(small_ctr, tmp_path, referen
     folder = os.path.join(out, 'checkpoints')
     assert sorted(os.listdir(folder)) == sorted(['run.json', 'deepfm.json', saved['params'], saved['states']])
 
-    assert train.main(['--data-dir', small_ctr, '--out', out, *ARGS, '--model', 'deepfm', '--resume']) == 0
+    assert train.main(['--protocol', 'chapter', '--data-dir', small_ctr, '--out', out, *ARGS, '--model', 'deepfm', '--resume']) == 0
     assert numbers(out) == {'deepfm': reference['deepfm']}
 
 
@@ -140,15 +140,15 @@ def test_resume_extends_a_finished_run_exactly(small_ctr, tmp_path):
     """2 epochs, then --resume --epochs 3: the same numbers as 3 epochs straight (in-process)."""
     a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
     common = ['--data-dir', small_ctr, '--model', 'deepfm', '--batch-size', '1024', '--no-progress']
-    assert train.main([*common, '--out', a, '--epochs', '3']) == 0
-    assert train.main([*common, '--out', b, '--epochs', '2']) == 0
-    assert train.main([*common, '--out', b, '--epochs', '3', '--resume']) == 0
+    assert train.main(['--protocol', 'chapter', *common, '--out', a, '--epochs', '3']) == 0
+    assert train.main(['--protocol', 'chapter', *common, '--out', b, '--epochs', '2']) == 0
+    assert train.main(['--protocol', 'chapter', *common, '--out', b, '--epochs', '3', '--resume']) == 0
     assert numbers(a) == numbers(b) and len(numbers(b)['deepfm']) == 3
     final = [json.loads((d / 'metrics.json').read_text())['deepfm']['final'] for d in (tmp_path / 'a', tmp_path / 'b')]
     assert untimed(final[0]) == untimed(final[1]) and final[1]['epoch'] == 3
     assert (tmp_path / 'a' / 'deepfm.params').read_bytes() == (tmp_path / 'b' / 'deepfm.params').read_bytes()
     # a finished run may be replaced by a fresh one without --resume
-    assert train.main([*common, '--out', b, '--epochs', '1']) == 0
+    assert train.main(['--protocol', 'chapter', *common, '--out', b, '--epochs', '1']) == 0
     assert len(numbers(b)['deepfm']) == 1
 
 
@@ -186,14 +186,14 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(small_data, tmp_path)
 
 def test_cli_divergence_exits_3_with_one_error_line(small_ctr, tmp_path, capsys):
     out = str(tmp_path / 'out')
-    code = train.main(['--data-dir', small_ctr, '--out', out, '--model', 'fm', '--epochs', '2',
+    code = train.main(['--protocol', 'chapter', '--data-dir', small_ctr, '--out', out, '--model', 'fm', '--epochs', '2',
                        '--lr', '1e30', '--no-progress'])
     line = assert_one_error_line(code, capsys.readouterr().err, 'training loss became nan', status=3)
     assert 'smaller --lr' in line
     assert json.load(open(os.path.join(out, 'checkpoints', 'run.json')))['status'] == 'diverged'
     assert not os.path.exists(os.path.join(out, 'metrics.json'))
     # a diverged run cannot be continued as it is: a fresh run may replace it
-    assert train.main(['--data-dir', small_ctr, '--out', out, '--model', 'fm', '--epochs', '1',
+    assert train.main(['--protocol', 'chapter', '--data-dir', small_ctr, '--out', out, '--model', 'fm', '--epochs', '1',
                        '--no-progress']) == 0
 
 
@@ -216,11 +216,11 @@ def test_damaged_checkpoint_is_a_clear_error(small_ctr, tmp_path, capsys):
     out = str(tmp_path / 'out')
     common = ['--data-dir', small_ctr, '--out', out, '--model', 'fm', '--batch-size', '2048',
               '--no-progress']
-    assert train.main([*common, '--epochs', '1']) == 0
+    assert train.main(['--protocol', 'chapter', *common, '--epochs', '1']) == 0
     with open(os.path.join(out, 'checkpoints', 'fm.json'), 'w') as f:
         f.write('{"epoch": 1, "para')
     capsys.readouterr()
-    assert_one_error_line(*call_main(train.main, [*common, '--epochs', '2', '--resume'], capsys)[::2],
+    assert_one_error_line(*call_main(train.main, ['--protocol', 'chapter', *common, '--epochs', '2', '--resume'], capsys)[::2],
                           'unreadable checkpoint')
 
 
@@ -228,12 +228,12 @@ def test_damaged_parameter_file_is_a_clear_error(small_ctr, tmp_path, capsys):
     out = str(tmp_path / 'out')
     common = ['--data-dir', small_ctr, '--out', out, '--model', 'fm', '--batch-size', '2048',
               '--no-progress']
-    assert train.main([*common, '--epochs', '1']) == 0
+    assert train.main(['--protocol', 'chapter', *common, '--epochs', '1']) == 0
     params = json.load(open(os.path.join(out, 'checkpoints', 'fm.json')))['params']
     with open(os.path.join(out, 'checkpoints', params), 'r+b') as f:
         f.truncate(64)
     capsys.readouterr()
-    assert_one_error_line(*call_main(train.main, [*common, '--epochs', '2', '--resume'], capsys)[::2],
+    assert_one_error_line(*call_main(train.main, ['--protocol', 'chapter', *common, '--epochs', '2', '--resume'], capsys)[::2],
                           'damaged')
 
 

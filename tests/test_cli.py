@@ -18,8 +18,8 @@ def cli(*args, cwd=None):
 
 def test_end_to_end(small_ctr, tmp_path):
     out = tmp_path / 'out'
-    r = cli('--data-dir', small_ctr, '--epochs', '3', '--out', str(out), '--no-progress',
-            '--mlp-dims', '16,8')
+    r = cli('--protocol', 'chapter', '--data-dir', small_ctr, '--epochs', '3', '--out', str(out),
+            '--no-progress', '--mlp-dims', '16,8')
     assert r.returncode == 0, r.stderr
     assert 'test AUC' in r.stdout and 'fm' in r.stdout and 'deepfm' in r.stdout
     doc = json.loads((out / 'metrics.json').read_text())

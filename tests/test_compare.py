@@ -38,7 +38,7 @@ def criteo_file(path, rows, seed):
 
 def test_compare_with_early_stopping_seeds_and_baseline(small_ctr, tmp_path):
     out = tmp_path / 'out'
-    r = run_module('d2l_deepfm.compare', '--data-dir', small_ctr, '--epochs', '8', '--seeds', '0,1',
+    r = run_module('d2l_deepfm.compare', '--protocol', 'chapter', '--data-dir', small_ctr, '--epochs', '8', '--seeds', '0,1',
                    '--valid-fraction', '0.2', '--patience', '2', '--mlp-dims', '16,8',
                    '--out', str(out), '--no-progress')
     assert r.returncode == 0, r.stderr
@@ -76,7 +76,7 @@ def test_criteo_format_end_to_end(tmp_path):
     valid = criteo_file(tmp_path / 'valid.txt', 500, 1)
     test = criteo_file(tmp_path / 'test.txt', 500, 2)
     out = tmp_path / 'out'
-    r = run_module('d2l_deepfm.train', '--format', 'criteo', '--train', train, '--valid', valid,
+    r = run_module('d2l_deepfm.train', '--protocol', 'chapter', '--format', 'criteo', '--train', train, '--valid', valid,
                    '--test', test, '--epochs', '4', '--patience', '2', '--model', 'all',
                    '--batch-size', '256', '--wd', '0.001', '--out', str(out), '--no-progress')
     assert r.returncode == 0, r.stderr
@@ -100,7 +100,7 @@ def test_criteo_format_end_to_end(tmp_path):
     (['--train', '/nonexistent/a', '--test', '/nonexistent/b'], 'no such file'),
 ])
 def test_mistakes_get_one_line_and_nonzero_exit(tmp_path, args, message):
-    r = run_module('d2l_deepfm.train', *args, '--out', str(tmp_path / 'o'), '--no-download',
+    r = run_module('d2l_deepfm.train', '--protocol', 'chapter', *args, '--out', str(tmp_path / 'o'), '--no-download',
                    '--data-root', str(tmp_path / 'd'))
     assert_one_error_line(r, expected=message)
 
@@ -163,7 +163,7 @@ def test_penalty_grid_scales_with_the_training_rows():
 
 def test_wd_auto_picks_the_penalties_on_validation(small_ctr, tmp_path):
     out = tmp_path / 'out'
-    r = run_module('d2l_deepfm.train', '--data-dir', small_ctr, '--epochs', '3', '--wd', 'auto',
+    r = run_module('d2l_deepfm.train', '--protocol', 'chapter', '--data-dir', small_ctr, '--epochs', '3', '--wd', 'auto',
                    '--valid-fraction', '0.2', '--mlp-dims', '8', '--batch-size', '1024',
                    '--out', str(out), '--no-progress')
     assert r.returncode == 0, r.stderr

@@ -30,8 +30,8 @@ def test_flags_become_the_config():
     (['--valid', 'v', '--valid-fraction', '0.1'], 'not both'),
     (['--train', 't'], 'go together'),
     (['--format', 'criteo'], 'needs --train'),
-    (['--patience', '3'], 'needs a validation set'),
-    (['--wd', 'auto'], 'validation set'),
+    (['--protocol', 'chapter', '--patience', '3'], 'needs a validation set'),
+    (['--protocol', 'chapter', '--wd', 'auto'], 'validation set'),
     (['--kvstore', 'dist_sync'], 'one model per job'),
     (['--kvstore', 'dist_sync', '--model', 'fm', '--resume'], 'does not work'),
     (['--data-store', 's', '--valid-fraction', '0.1'], 'do not apply'),
@@ -88,7 +88,7 @@ def test_help_answers_without_loading_mxnet():
     code = ('import sys, runpy\nsys.argv = ["x", "--help"]\n'
             'try:\n    runpy.run_module("d2l_deepfm.{}", run_name="__main__")\n'
             'except SystemExit:\n    pass\nassert "mxnet" not in sys.modules, "mxnet loaded"\n')
-    for command in ('train', 'compare', 'predict', 'preprocess', 'launch'):
+    for command in ('train', 'compare', 'predict', 'preprocess', 'launch', 'export', 'explain'):
         r = subprocess.run([sys.executable, '-c', code.format(command)], capture_output=True,
                            text=True, cwd=ROOT, env={**os.environ, 'PYTHONPATH': ROOT}, timeout=60)
         assert r.returncode == 0, (command, r.stderr[-500:])

@@ -141,8 +141,8 @@ def test_dist_sync_cli_writes_outputs_from_rank_zero_only(small_store, tmp_path)
     log = tmp_path / 'launch.log'
     out = tmp_path / 'out'
     proc = start_launcher(log, '-n', 2, '--timeout', 240, command=[
-        sys.executable, '-m', 'd2l_deepfm.train', '--data-store', small_store, '--kvstore',
-        'dist_sync', '--model', 'fm', '--epochs', 2, '--batch-size', 500, '--no-progress',
+        sys.executable, '-m', 'd2l_deepfm.train', '--protocol', 'chapter', '--data-store',
+        small_store, '--kvstore', 'dist_sync', '--model', 'fm', '--epochs', 2, '--batch-size', 500, '--no-progress',
         '--out', out])
     assert finish(proc, 300) == 0, log.read_text()
     text = log.read_text()

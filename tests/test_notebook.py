@@ -1,4 +1,5 @@
-"""The notebook runs headless (papermill, short) and shows the FM-vs-DeepFM convergence figure."""
+"""The notebook runs headless (papermill, short): the chapter's curves, the default protocol's
+curves, and sentences that match its numbers at any `epochs`."""
 import base64
 import json
 import math
@@ -23,8 +24,10 @@ def test_committed_notebook_shows_the_curves_and_stays_small():
     tagged = [c for c in nb.cells if 'parameters' in c.metadata.get('tags', [])]
     assert len(tagged) == 1 and 'epochs = 30' in tagged[0].source
     pngs = [o for o in outputs(nb) if 'image/png' in o.get('data', {})]
-    assert len(pngs) == 1                        # a reader sees the full run's curves
+    assert len(pngs) == 2                        # a reader sees the full run's curves (chapter, default)
     assert os.path.getsize(NOTEBOOK) < 300_000
+    said = ''.join(''.join(o.get('data', {}).get('text/markdown', '')) for o in outputs(nb))
+    assert 'epochs past the lowest test logloss' in said      # 30 epochs: the overfitting shows
 
 
 def test_notebook_runs_headless_and_plots(small_ctr, tmp_path, monkeypatch):
@@ -40,27 +43,36 @@ def test_notebook_runs_headless_and_plots(small_ctr, tmp_path, monkeypatch):
     out = tmp_path / 'deepfm.ipynb'
     epochs = 2
     nb = papermill.execute_notebook(NOTEBOOK, str(out), parameters={'epochs': epochs, 'data_dir': small_ctr},
-                                    kernel_name='python3', cwd=os.path.dirname(NOTEBOOK),
+                                    kernel_name='python3', cwd=ROOT,     # started from the repo root
                                     progress_bar=False)
     pngs = [o['data']['image/png'] for o in outputs(nb) if 'image/png' in o.get('data', {})]
-    assert len(pngs) == 1
+    assert len(pngs) == 2                         # the chapter's curves, the default protocol's
     shown = json.loads((tmp_path / 'figures.json').read_text())
-    assert len(shown) == 1                        # the figure behind the PNG, by content
-    panels = shown[0]
-    assert list(panels) == [label for _, label in report.PANELS]
-    for key, label in report.PANELS:
-        curves = panels[label]['curves']
-        assert sorted(curves) == ['DeepFM', 'FM'], (label, sorted(curves))
-        for xs, ys in curves.values():
-            assert xs == list(range(1, epochs + 1)) and all(math.isfinite(y) for y in ys)
-            if key == 'test_auc':
-                assert all(0 < y < 1 for y in ys), ys
-            if key == 'train_loss':
-                assert ys[-1] < ys[0], ys                         # the models train
-        for x, colour in panels[label]['marks']:                # a picked epoch: a model's, in range
-            assert 1 <= x <= epochs and colour in panels[label]['colours'].values()
-    png = base64.b64decode(pngs[0])
-    assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 10_000
+    assert len(shown) == 2                        # the figures behind the PNGs, by content
+    labels = [label for _, label in report.PANELS]
+    for i, panels in enumerate(shown):
+        # the chapter's protocol has no validation set: no validation panel
+        expected = [l for l in labels if i == 1 or not l.startswith('validation')]
+        assert list(panels) == expected, (i, list(panels))
+        for key, label in report.PANELS:
+            if label not in panels:
+                continue
+            curves = panels[label]['curves']
+            assert sorted(curves) == ['DeepFM', 'FM'], (label, sorted(curves))
+            for xs, ys in curves.values():
+                assert xs == list(range(1, epochs + 1)) and all(math.isfinite(y) for y in ys)
+                if key == 'test_auc':
+                    assert all(0 < y < 1 for y in ys), ys
+                if key == 'train_loss':
+                    assert ys[-1] < ys[0], ys                         # the models train
+            for x, colour in panels[label]['marks']:                # a picked epoch: a model's, in range
+                assert 1 <= x <= epochs and colour in panels[label]['colours'].values()
+        assert (i == 1) == bool(panels[labels[-1]]['marks'])       # only the default picks epochs
+    for png in map(base64.b64decode, pngs):
+        assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 10_000
     text = ''.join(o.get('text', '') for o in outputs(nb))
     assert '6000 training rows' in text
     assert all(name in text for name in ('fm ', 'deepfm', 'lr ')) and 'test AUC' in text
+    assert 'DeepFM − FM test AUC' in text and 'DeepFM − LR test AUC' in text
+    said = ''.join(''.join(o.get('data', {}).get('text/markdown', '')) for o in outputs(nb))
+    assert said.count('the last epoch (2)') == 2 and 'of 2 epochs' in said   # computed for epochs=2

@@ -52,7 +52,7 @@ def avazu_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp('avazu')
     src = write(folder / 'train.csv.gz', avazu_lines(1500), gz=True)
     out = str(folder / 'run')
-    assert train.main(['--format', 'avazu', '--train', src, '--test-fraction', '0.2',
+    assert train.main(['--protocol', 'chapter', '--format', 'avazu', '--train', src, '--test-fraction', '0.2',
                        '--model', 'fm', '--epochs', '3', '--batch-size', '128', '--num-factors', '4',
                        '--out', out, '--no-progress']) == 0
     return folder, src, out
@@ -154,6 +154,6 @@ MISTAKES = [
 def test_each_mistake_is_one_error_line_and_exit_2(tmp_path, capsys, fmt, extra, lines, message):
     src = write(tmp_path / 'x.csv', lines)
     extra = [str(tmp_path / a) if a == 'x.csv' else a for a in extra]
-    code = train.main(['--format', fmt, '--train', src, '--test-fraction', '0.5', *extra,
+    code = train.main(['--protocol', 'chapter', '--format', fmt, '--train', src, '--test-fraction', '0.5', *extra,
                        '--model', 'lr', '--out', str(tmp_path / 'o'), '--no-progress'])
     assert_one_error_line(code, capsys.readouterr().err, message)

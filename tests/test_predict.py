@@ -92,7 +92,7 @@ def test_module_entry_writes_to_stdout_in_order(trained_run, small_ctr, tmp_path
     ('malformed-row', 'line 3: 2 tab-separated fields, expected 35'),
     ('bad-label', "line 2: label 'x' is not 0 or 1"),
     ('binary-input', 'binary data'),
-    ('damaged-params', 'cannot load the parameters'),
+    ('damaged-params', 'changed since it was written'),
 ])
 def test_bad_input_gets_one_error_line(trained_run, small_ctr, tmp_path, capsys, case, expected):
     import shutil

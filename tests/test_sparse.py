@@ -100,7 +100,7 @@ def test_choose():
 
 def test_cli_option(small_ctr, tmp_path):
     out = tmp_path / 'out'
-    r = subprocess.run([sys.executable, '-m', 'd2l_deepfm.train', '--data-dir', small_ctr,
+    r = subprocess.run([sys.executable, '-m', 'd2l_deepfm.train', '--protocol', 'chapter', '--data-dir', small_ctr,
                         '--model', 'fm', '--epochs', '1', '--sparse-grad', 'on', '--out', str(out),
                         '--no-progress'], capture_output=True, text=True, cwd=ROOT, timeout=300,
                        env={**os.environ, 'PYTHONPATH': ROOT})

@@ -14,7 +14,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, '-m', 'd2l_deepfm.train', *map(str, args)],
+    return subprocess.run([sys.executable, '-m', 'd2l_deepfm.train', '--protocol', 'chapter', *map(str, args)],
                           capture_output=True, text=True, cwd=ROOT, timeout=600,
                           env={**os.environ, 'PYTHONPATH': ROOT})
 

@@ -91,8 +91,8 @@ def setup(folder, train, test, extra):
     if 'FILE' in extra:
         write(os.path.join(folder, 'a-file'), 'x')
         extra = [os.path.join(folder, 'a-file') if a == 'FILE' else a for a in extra]
-    return [sys.executable, '-m', 'd2l_deepfm.train', '--data-dir', data, '--out', out, '--epochs', '1',
-            '--no-progress', *extra]
+    return [sys.executable, '-m', 'd2l_deepfm.train', '--protocol', 'chapter', '--data-dir', data,
+            '--out', out, '--epochs', '1', '--no-progress', *extra]
 
 
 def run_main(argv, capsys):

@@ -99,9 +99,9 @@ def test_resumed_run_ends_with_the_same_best_epoch(small_ctr, tmp_path):
     common = ['--data-dir', small_ctr, '--model', 'fm', '--valid-fraction', '0.2', '--patience', '3',
               '--seeds', '0,1', '--num-factors', '8', '--no-progress']
     a, b = tmp_path / 'a', tmp_path / 'b'
-    assert train.main([*common, '--out', str(a), '--epochs', '12']) == 0
-    assert train.main([*common, '--out', str(b), '--epochs', '4']) == 0
-    assert train.main([*common, '--out', str(b), '--epochs', '12', '--resume']) == 0
+    assert train.main(['--protocol', 'chapter', *common, '--out', str(a), '--epochs', '12']) == 0
+    assert train.main(['--protocol', 'chapter', *common, '--out', str(b), '--epochs', '4']) == 0
+    assert train.main(['--protocol', 'chapter', *common, '--out', str(b), '--epochs', '12', '--resume']) == 0
     da, db = (json.loads((d / 'metrics.json').read_text()) for d in (a, b))
     untimed = lambda r: {k: v for k, v in r.items() if k not in ('seconds', 'examples_per_sec')}  # noqa: E731
     for ra, rb in zip(da['fm']['runs'], db['fm']['runs']):

@@ -13,7 +13,9 @@ import numpy as onp
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
+from ..files import atomic_write
 from ..training import scores
+from .calibration import summarize as calibration_of
 
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 
@@ -32,9 +34,10 @@ def fit(X, y, C=1.0):
     return LogisticRegression(C=C, max_iter=2000, solver='lbfgs').fit(X, y)
 
 
-def train_lr(train, test, valid=None, C=None):
+def train_lr(train, test, valid=None, C=None, path=None):
     """Fit on train (choosing C on valid if given); return a result shaped like the models':
-    {'config', 'epochs': [], 'final': {test_logloss, test_auc, test_acc[, valid_*], seconds}}."""
+    {'config', 'epochs': [], 'final': {test_logloss, test_auc, test_acc[, valid_*], seconds},
+    'calibration', 'test_pred'}. path: where to save the fitted model (save_lr), if given."""
     start = time.perf_counter()
     num_inputs = int(train.field_dims.sum())
     X, Xt = one_hot(train, num_inputs), one_hot(test, num_inputs)
@@ -45,10 +48,31 @@ def train_lr(train, test, valid=None, C=None):
         C = min(by_c, key=by_c.get)
     C = 1.0 if C is None else C
     model = fit(X, train.labels, C)
-    test_scores = scores(test.labels, model.predict_proba(Xt)[:, 1])
+    test_pred = model.predict_proba(Xt)[:, 1]
+    test_scores = scores(test.labels, test_pred)
     final = {f'test_{k}': v for k, v in test_scores.items()}
     if valid is not None:
         final.update({f'valid_{k}': v
                       for k, v in scores(valid.labels, model.predict_proba(Xv)[:, 1]).items()})
     final['seconds'] = time.perf_counter() - start
-    return {'config': {'C': C, 'penalty': 'l2', 'solver': 'lbfgs'}, 'epochs': [], 'final': final}
+    if path is not None:
+        save_lr(path, model, C)
+    return {'config': {'C': C, 'penalty': 'l2', 'solver': 'lbfgs'}, 'epochs': [], 'final': final,
+            'calibration': calibration_of(test.labels, test_pred),
+            'test_pred': test_pred}       # (not in metrics.json: the bootstrap intervals use it)
+
+
+def save_lr(path, model, C):
+    """<run>/lr.npz: coef (num_inputs,) and intercept (float64, scikit-learn's), C; predict
+    and export read it back (serving/trained.py)."""
+    def write(tmp):
+        with open(tmp, 'wb') as f:
+            onp.savez(f, coef=model.coef_.ravel(), intercept=model.intercept_.ravel(),
+                      C=onp.array([C]))
+    atomic_write(path, write)
+
+
+def load_lr(path):
+    """(coef, intercept, C) saved by save_lr."""
+    with onp.load(path) as z:
+        return z['coef'], float(z['intercept'][0]), float(z['C'][0])

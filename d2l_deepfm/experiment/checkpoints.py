@@ -13,7 +13,10 @@ generators, so `training.train_ch13(seed=...)` re-seeds every epoch from (seed, 
 the same seed, a resumed run ends with the same numbers as an uninterrupted one.
 """
 import glob
+import hashlib
 import os
+
+import numpy as np
 
 from ..errors import CheckpointError
 from ..files import atomic_write, deferred_interrupt, read_json as _read_json, write_json
@@ -24,6 +27,35 @@ FOLDER = 'checkpoints'
 def read_json(path):
     """A checkpoint's JSON document (None if missing); a damaged one is a CheckpointError."""
     return _read_json(path, what='checkpoint', error=CheckpointError)
+
+
+def resume_settings(config, info, train, valid=None, test=None):
+    """What a resumed run must share with the run it continues (checkpoints.Run): the
+    settings, and a digest of the mapped data (same rows, same order, same feature map)."""
+    d, m, t = config.data, config.model, config.train
+    return {'batch_size': t.batch_size, 'loss': m.loss, 'seed': t.seed,
+            'min_threshold': d.min_threshold, 'format': d.format,
+            'train_rows': info['train_rows'], 'test_rows': info['test_rows'],
+            'seeds': t.seeds, 'valid': d.valid, 'valid_fraction': d.valid_fraction,
+            'patience': t.patience, 'wd': m.wd, 'wd_embedding': m.wd_embedding,
+            'field_dims_sha1': hashlib.sha1(train.field_dims.tobytes()).hexdigest(),
+            **{k: getattr(d, k) for k in ('label', 'drop', 'numeric', 'test_fraction') if getattr(d, k)},
+            'data_sha1': data_digest(train, valid, test)}
+
+
+def data_digest(*datasets):
+    """SHA-1 of the mapped data (features and labels of each dataset given, in order): a
+    resumed run must see the same rows, in the same order, under the same feature map."""
+    h = hashlib.sha1()
+    for data in datasets:
+        if data is None:
+            continue
+        for array in (data.features, data.labels):
+            h.update(str((array.shape, array.dtype.str)).encode())
+            step = max(1, (64 << 20) // max(1, array[:1].nbytes))      # 64 MiB at a time
+            for i in range(0, len(array), step):
+                h.update(np.ascontiguousarray(array[i:i + step]).data)
+    return h.hexdigest()
 
 
 def signature(net):
@@ -39,8 +71,19 @@ class ModelCheckpoint:
         self.pointer = os.path.join(self.folder, f'{name}.json')
 
     def load(self):
-        """The checkpoint document, or None when there is none."""
-        return read_json(self.pointer)
+        """The checkpoint document, or None when there is none (one with missing or ill-typed
+        entries is a CheckpointError)."""
+        doc = read_json(self.pointer)
+        if doc is not None:
+            kinds = {'epoch': int, 'params': str, 'states': str, 'config': dict,
+                     'signature': list, 'history': list}
+            bad = [k for k, kind in kinds.items() if not isinstance(doc.get(k), kind)]
+            if bad or len(doc['history']) != doc['epoch'] or \
+                    not all(isinstance(r, dict) for r in doc['history']):
+                raise CheckpointError(f'{self.pointer}: not a complete checkpoint ('
+                                      f'{", ".join(bad) or "history"} missing or wrong); delete '
+                                      f'{self.folder} to start over')
+        return doc
 
     def on_epoch(self, net, trainer, history, config):
         """A `train_ch13` on_epoch hook: checkpoint after every epoch; never stops training."""
@@ -105,10 +148,22 @@ class Run:
         self.path = os.path.join(self.folder, 'run.json')
 
     def state(self):
-        return read_json(self.path)
+        state = read_json(self.path)
+        if state is not None and not (isinstance(state.get('status'), str)
+                                      and isinstance(state.get('settings', {}), dict)
+                                      and isinstance(state.get('models', []), list)):
+            raise CheckpointError(f'{self.path}: not a run record of this package; delete '
+                                  f'{self.folder} to start over')
+        return state
 
     def progress(self):
         """'fm epoch 3 of 30, deepfm epoch 0 of 30' from the checkpoints on disk."""
+        try:
+            return self._progress()
+        except CheckpointError:
+            return 'the checkpoints are unreadable'
+
+    def _progress(self):
         state = self.state() or {}
         names = state.get('models') or sorted(os.path.basename(p)[:-5] for p in
                                               glob.glob(os.path.join(self.folder, '*.json'))
@@ -136,7 +191,9 @@ class Run:
         state = self.state()
         if resume and state is not None:
             old = state.get('settings', {})
-            changed = [f'{k} {old.get(k)!r} (now {v!r})' for k, v in settings.items()
+            changed = [f'{k} {old.get(k)!r} (now {v!r})' if k != 'data_sha1' else
+                       'other data (its mapped rows differ: another file, the rows in another '
+                       'order, or another feature map)' for k, v in settings.items()
                        if old.get(k) != v]
             if changed:
                 raise CheckpointError(f'{self.path}: the run was made with {", ".join(changed)}; '

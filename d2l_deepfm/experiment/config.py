@@ -6,11 +6,15 @@ argparse's Namespace), and the run writes it whole to `OUT/config.json`;
 run. Options that do not go together are refused in one place, `RunConfig.check()`, when the
 config is built. The chapter's model settings (`CHAPTER`) are the defaults of `model_settings`.
 
+Two protocols (`--protocol`, `TrainConfig.protocol`), 'default' and 'chapter': what each sets is
+in protocol.py; flags given on the command line win.
+
 This module imports nothing heavy (no MXNet): `--help` and the checks stay fast.
 """
 import dataclasses
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from typing import List, Optional, Union
@@ -18,19 +22,24 @@ from typing import List, Optional, Union
 from ..errors import ConfigError
 from ..files import read_json
 from ..inputs import layout
+from .protocol import (CHAPTER, DEFAULT_MODELS, MODEL_CHOICES, MODEL_SETS, MODELS,  # noqa: F401
+                       PROTOCOLS)
 
-MODELS = ('fm', 'deepfm')
-MODEL_SETS = {'both': MODELS, 'all': MODELS + ('lr',)}     # lr: the baseline (experiment.baseline)
-MODEL_CHOICES = ('fm', 'deepfm', 'lr', 'both', 'all')
-# The chapter's settings for each model.
-CHAPTER = {'fm': {'num_factors': 20, 'lr': 0.02},
-           'deepfm': {'num_factors': 10, 'lr': 0.01, 'mlp_dims': [30, 20, 10], 'dropout': 0.1}}
 FORMATS = layout.FORMATS
 KVSTORES = ('device', 'local', 'dist_sync', 'dist_async', 'dist_device_sync')
 LOSSES = ('fixed', 'chapter')
 SPARSE = ('auto', 'on', 'off')
 VERSION = 1
-
+# (part, field): (flag, lowest value, whether the value is a whole number); None is allowed
+# where the dataclass default is None. A config.json edited by hand is checked like the flags.
+BOUNDS = {('train', 'epochs'): ('--epochs', 1, True), ('train', 'batch_size'): ('--batch-size', 1, True),
+          ('train', 'seed'): ('--seed', 0, True), ('train', 'patience'): ('--patience', 1, True),
+          ('data', 'min_threshold'): ('--min-threshold', 1, True),
+          ('data', 'block_rows'): ('--block-rows', 1, True),
+          ('model', 'num_factors'): ('--num-factors', 1, True), ('model', 'lr'): ('--lr', 0, False),
+          ('model', 'dropout'): ('--dropout', 0, False), ('model', 'wd'): ('--wd', 0, False),
+          ('model', 'wd_embedding'): ('--wd-embedding', 0, False),
+          ('data', 'valid_fraction'): ('--valid-fraction', 0, False)}
 
 @dataclass
 class DataConfig:
@@ -56,7 +65,7 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     """Which models, their sizes and penalties (None: the chapter's setting)."""
-    model: str = 'both'                     # fm, deepfm, lr, both (fm + deepfm), all (+ lr)
+    model: str = 'all'                      # fm, deepfm, lr, both (fm + deepfm), all (+ lr)
     num_factors: Optional[int] = None
     lr: Optional[float] = None
     mlp_dims: Optional[List[int]] = None
@@ -75,12 +84,13 @@ class ModelConfig:
 class TrainConfig:
     """The loop: epochs, batches, early stopping, seeds, devices."""
     epochs: int = 30
-    batch_size: int = 2048
-    patience: Optional[int] = None
+    batch_size: int = 256                   # PROTOCOLS['default']
+    patience: Optional[int] = 3
     seed: int = 0
     seeds: Optional[List[int]] = None       # one run per seed, mean ± std (overrides seed)
     devices: Optional[List[str]] = None     # e.g. ['cpu:0', 'cpu:1']; None: try_all_gpus()
     kvstore: str = 'device'
+    protocol: str = 'default'               # 'default' or 'chapter' (PROTOCOLS)
 
 
 @dataclass
@@ -99,6 +109,13 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     command: Optional[List[str]] = None     # the command line that made it (for the record)
+
+    def __post_init__(self):
+        # the default protocol holds out part of the training file when no validation set is given
+        d = self.data
+        if (self.train.protocol == 'default' and d.valid_fraction is None and not d.valid
+                and not d.store):
+            self.data = dataclasses.replace(d, valid_fraction=PROTOCOLS['default']['valid_fraction'])
 
     # --- derived ---------------------------------------------------------------------------
     @property
@@ -119,12 +136,19 @@ class RunConfig:
         return self.output.results or os.path.join(
             os.path.dirname(os.path.abspath(self.output.out)), 'results.csv')
 
-    def model_settings(self, name, **override):
-        """The settings of model `name`: the chapter's, changed by the options given (and by
-        `override`, e.g. the penalties --wd auto picked). Penalties, not in the chapter, are
-        recorded only when given."""
+    def model_settings(self, name, num_rows=None, **override):
+        """The settings of model `name`: the chapter's (with the default protocol's step and
+        penalties, these scaled by `num_rows`), changed by the options given (and by `override`,
+        e.g. the penalties --wd auto picked). Penalties are recorded only when set."""
         settings = dict(CHAPTER[name])
         m = self.model
+        protocol = DEFAULT_MODELS[name] if self.train.protocol == 'default' else {}
+        if protocol:
+            settings['lr'] = protocol['lr']
+        if (protocol and num_rows and m.wd is None and m.wd_embedding is None
+                and not self.distributed and not override):   # servers get no per-parameter wd
+            override = {'wd': protocol['wd'] / num_rows,
+                        'wd_embedding': protocol['wd_embedding'] / num_rows}
         for key in ('num_factors', 'lr', 'mlp_dims', 'dropout'):
             value = getattr(m, key)
             if value is not None and key in settings:
@@ -141,7 +165,11 @@ class RunConfig:
     def check(self):
         """Refuse options that are out of range or do not go together (ConfigError); return self."""
         d, m, t = self.data, self.model, self.train
-        choices = [('--format', d.format, FORMATS), ('--model', m.model, MODEL_CHOICES),
+        self._check_values()
+        if os.path.isdir(self.results_path):     # found before training, not after it
+            raise ConfigError(f'--results {self.results_path}: a directory; give a file')
+        choices = [('--protocol', t.protocol, tuple(PROTOCOLS)), ('--format', d.format, FORMATS),
+                   ('--model', m.model, MODEL_CHOICES),
                    ('--loss', m.loss, LOSSES), ('--sparse-grad', m.sparse_grad, SPARSE),
                    ('--kvstore', t.kvstore, KVSTORES)]
         for flag, value, allowed in choices:
@@ -191,6 +219,28 @@ class RunConfig:
             raise ConfigError(f'--seeds {t.seeds}: expected distinct seeds')
         return self
 
+    def _check_values(self):
+        """Numbers in range, finite and of the right kind (ConfigError naming the flag)."""
+        for (part, name), (flag, low, whole) in BOUNDS.items():
+            value = getattr(getattr(self, part), name)
+            if value is None or (name == 'wd' and value == 'auto'):
+                continue
+            kinds = (int,) if whole else (int, float)
+            if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) \
+                    or value < low or (value == low and not whole and name != 'dropout') \
+                    or (name in ('dropout', 'valid_fraction') and value >= 1):
+                raise ConfigError(f'{flag} {value!r}: out of range or not a number')
+        for flag, values in (('--mlp-dims', self.model.mlp_dims), ('--seeds', self.train.seeds)):
+            if values is not None and (not isinstance(values, list) or not values or any(
+                    isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in values)):
+                raise ConfigError(f'{flag} {values!r}: expected a list of whole numbers')
+        if self.model.mlp_dims and min(self.model.mlp_dims) < 1:
+            raise ConfigError(f'--mlp-dims {self.model.mlp_dims}: expected positive sizes')
+        devices = self.train.devices
+        if devices is not None and (not isinstance(devices, list) or not devices or
+                                    len(set(map(str, devices))) != len(devices)):
+            raise ConfigError(f'--devices {devices!r}: expected distinct devices like cpu:0,cpu:1')
+
     def layout_request(self):
         """The layout the data options ask for (inputs/layout.py; LayoutError if they clash)."""
         d = self.data
@@ -212,13 +262,17 @@ class RunConfig:
         try:
             if doc.get('version') != VERSION:
                 raise ValueError(f"version {doc.get('version')!r}, expected {VERSION}")
+            doc['train'].setdefault('protocol', 'chapter')     # recorded before the protocols
             parts = {name: kind(**doc[name]) for name, kind in
                      (('data', DataConfig), ('model', ModelConfig), ('train', TrainConfig),
                       ('output', OutputConfig))}
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ConfigError(f'{source}: not a run config of this package ({type(e).__name__}: '
                               f'{e})') from None
-        return cls(**parts, command=doc.get('command')).check()
+        try:
+            return cls(**parts, command=doc.get('command')).check()
+        except ConfigError as e:
+            raise ConfigError(f'{source}: {e}') from None
 
     @classmethod
     def load(cls, path):

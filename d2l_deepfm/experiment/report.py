@@ -1,33 +1,46 @@
 """What a run shows: the printed tables, the convergence figure, the results CSV line.
 
-The figure is d2l-style FM-vs-DeepFM convergence curves, one panel per metric; the results CSV
-gets one line per finished run (the convention of FuxiCTR/BARS for comparing many runs).
+The figure is d2l-style FM-vs-DeepFM convergence curves, one panel per metric (with a
+validation set, its logloss: the curve that picks the epoch, each model's picked epoch marked);
+the results CSV gets one line per finished run (the convention of FuxiCTR/BARS for comparing
+many runs).
 """
 import csv
 import fcntl
 import os
 import time
 
+from ..files import atomic_write
+from . import stats
+
 import matplotlib
 
 matplotlib.use('Agg')
 from matplotlib import pyplot as plt  # noqa: E402
 
-PANELS = [('train_loss', 'train loss'), ('test_logloss', 'test logloss'), ('test_auc', 'test AUC')]
+PANELS = [('train_loss', 'train loss'), ('valid_logloss', 'validation logloss (picks the epoch)'),
+          ('test_logloss', 'test logloss'), ('test_auc', 'test AUC')]
 LABELS = {'fm': 'FM', 'deepfm': 'DeepFM', 'lr': 'LR'}
 
 
 def plot_convergence(histories, path=None, title=None, best=None):
     """histories: {model name: list of per-epoch records}. Saves to `path` if given; returns the figure.
 
-    best: {model name: epoch} marks each model's best validation epoch with a dotted line."""
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(4 * len(PANELS), 3.2))
-    for ax, (key, label) in zip(axes, PANELS):
+    A panel per metric the records have (the validation logloss only with a validation set).
+    best: {model name: epoch} marks each model's picked epoch: a dotted line in every panel and
+    a circle on the validation curve."""
+    panels = [(k, label) for k, label in PANELS
+              if all(k in r for h in histories.values() for r in h)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2))
+    for ax, (key, label) in zip(axes, panels):
         for name, history in histories.items():
             epochs = [r['epoch'] for r in history]
             line, = ax.plot(epochs, [r[key] for r in history], marker='.', label=LABELS.get(name, name))
             if best and best.get(name) is not None:
                 ax.axvline(best[name], color=line.get_color(), linestyle=':', alpha=0.8)
+                if key == 'valid_logloss':
+                    ax.plot([best[name]], [history[best[name] - 1][key]], 'o', mfc='none',
+                            ms=10, color=line.get_color())
         ax.set_xlabel('epoch')
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
@@ -40,16 +53,62 @@ def plot_convergence(histories, path=None, title=None, best=None):
     return fig
 
 
-def format_table(results):
-    head = f"{'model':<8}{'test AUC':>10}{'logloss':>10}{'acc':>8}{'epoch':>7}{'ex/s':>10}{'sec':>8}"
+def data_name(info):
+    """The data, named for a title: 'synthetic data (data/synthetic)', 'criteo: train.txt'."""
+    if info.get('source') == 'files':
+        return f"{info.get('format', 'd2l')} data: {os.path.basename(info['train'])}"
+    if info.get('source') == 'store':
+        return f"store {info.get('folder', '')}"
+    kind = {'synthetic': 'synthetic data', 'local': "d2l's ctr data",
+            'downloaded': "d2l's ctr data"}.get(info.get('source'), 'data')
+    return f"{kind} ({info.get('folder', '')})"
+
+
+def save_figure(path, doc, names):
+    """convergence.png of a run (metrics.json's document); returns the models it shows."""
+    curves = [n for n in names if doc[n]['epochs']]          # lr has no epochs
+    if curves:
+        fig = plot_convergence(
+            {n: doc[n]['epochs'] for n in curves},
+            title=f"{' vs '.join(LABELS[n] for n in curves)} on {data_name(doc['data'])}, "
+                  f"{doc.get('protocol', 'chapter')} protocol",
+            best={n: doc[n]['best_epoch'] for n in curves if 'best_epoch' in doc[n]})
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format='png'))
+        plt.close(fig)
+    return curves
+
+
+def format_table(results, protocol=None):
+    """One line per model: the reported epoch's test metrics; a legend says what the columns are."""
+    head = (f"{'model':<8}{'test AUC':>10}{'logloss':>10}{'acc':>8}{'epoch':>7}{'of':>5}"
+            f"{'ex/s':>10}{'total s':>9}")
     lines = [head, '-' * len(head)]
+    picked = False
     for name, res in results.items():
         f = res['final']
         seconds = sum(r['seconds'] for r in res['epochs']) if res['epochs'] else f['seconds']
-        epoch = f"{f['epoch']:>7d}" if 'epoch' in f else f"{'-':>7}"          # lr: no epochs
+        epoch = f"{f['epoch']:>7d}{len(res['epochs']):>5d}" if 'epoch' in f else f"{'-':>7}{'-':>5}"
+        picked = picked or 'best_epoch' in res
         speed = f"{f['examples_per_sec']:>10.0f}" if 'examples_per_sec' in f else f"{'-':>10}"
         lines.append(f"{name:<8}{f['test_auc']:>10.4f}{f['test_logloss']:>10.4f}{f['test_acc']:>8.4f}"
-                     f"{epoch}{speed}{seconds:>8.1f}")
+                     f"{epoch}{speed}{seconds:>9.1f}")
+    how = 'picked on validation logloss' if picked else 'the last one trained'
+    lines += [f"epoch: the epoch reported ({how}; the table shows its test metrics); of: epochs "
+              "trained" + (f' ({protocol} protocol)' if protocol else ''),
+              "ex/s: training examples per second in that epoch; total s: all epochs trained, "
+              "evaluation included (lr: the fit, C picked on validation)"]
+    return '\n'.join(lines)
+
+
+def format_comparison(comparison):
+    """The AUC gaps with their 95% paired-bootstrap intervals over the test rows."""
+    lines = []
+    for key, c in comparison.items():
+        a, b = key.split('-')
+        verdict = 'above 0' if c['low'] > 0 else 'below 0' if c['high'] < 0 else 'includes 0'
+        lines.append(f"{LABELS[a]} − {LABELS[b]} test AUC: {c['gap']:+.4f}, 95% interval "
+                     f"[{c['low']:+.4f}, {c['high']:+.4f}] ({verdict}; paired bootstrap over the "
+                     f"{c['rows']} test rows)")
     return '\n'.join(lines)
 
 
@@ -101,3 +160,18 @@ def append_result(path, row):
         if f.tell() == 0:
             writer.writeheader()
         writer.writerow(row)
+
+
+def metrics_document(config, runs, tuning, info, devices, cluster, seeds):
+    """metrics.json's document."""
+    results = {name: {**rs[0], 'runs': rs} if config.train.seeds else rs[0]
+               for name, rs in runs.items()}
+    doc = {'data': info, 'protocol': config.train.protocol, 'loss': config.model.loss,
+           'seed': seeds[0], 'devices': [str(d) for d in devices], **results}
+    if config.train.seeds:
+        doc.update(seeds=seeds, summary=stats.summarize(runs))
+    if tuning:
+        doc['tuning'] = tuning
+    if cluster.distributed:
+        doc['cluster'] = cluster.describe()
+    return doc

@@ -10,15 +10,15 @@ epoch (--resume continues from it: experiment.checkpoints), and appends a line t
 CSV. With a validation set, `final` is the test record of the best validation epoch and the
 saved parameters are that epoch's.
 """
+import contextlib
 import dataclasses
-import hashlib
 import os
 import platform
 import time
 
 import mxnet as mx
 
-from .. import __version__, training
+from .. import __version__, folders, training
 from ..mapping import save_feature_map
 from ..errors import ConfigError, DataError, TrainingDiverged
 from ..files import atomic_write, write_json
@@ -28,11 +28,12 @@ from ..models import build_model
 from ..scale import sparse
 from ..scale.cluster import Cluster
 from ..scale.store import load_for_training
-from . import report
+from . import calibration, report
 from .baseline import train_lr
-from .checkpoints import ModelCheckpoint, Run
+from .checkpoints import ModelCheckpoint, Run, resume_settings
+from .memory import check_fits
 from .splits import load_splits
-from .stats import summarize
+from .stats import comparisons
 from .stopping import EarlyStopping, best_record
 from .tuning import pick_penalties
 
@@ -118,24 +119,27 @@ def check_input(train, test, strict, log):
 
 
 def train_one(name, train, test, config, devices, log=print, valid=None, seed=None, tag=None,
-              cluster=None, save=True, penalties=None):
+              cluster=None, save=True, penalties=None, results=None):
     """Train one model with one seed; with a validation set, `final` is the test record of the
     best validation epoch (`best_epoch`) and the saved parameters are that epoch's. `tag` names
     the checkpoint and the parameters file (default: the model's name); save=False writes
-    neither (the trials of --wd auto); penalties: {wd, wd_embedding} replacing the config's."""
+    neither (--wd auto's trials); penalties: {wd, wd_embedding} replacing the config's; results:
+    where the parameters go (the run's staging folder)."""
     cluster = cluster or Cluster()
     seed = config.train.seed if seed is None else seed
     tag = tag or name
-    if name == 'lr':
-        return {**train_lr(train, test, valid), 'seed': seed}
     t, out = config.train, config.output.out
-    settings = config.model_settings(name, **(penalties or {}))
+    if name == 'lr':              # saved (<tag>.npz) for predict and export
+        path = os.path.join(results or out, f'{tag}.npz') if cluster.writes_outputs and save else None
+        return {**train_lr(train, test, valid, path=path), 'seed': seed}
+    settings = config.model_settings(name, len(train), **(penalties or {}))
     setting = config.model.sparse_grad
     if cluster.distributed and setting == 'auto':
         setting = 'off'       # row-sparse gradients through parameter servers: opt-in only (untested)
     if sparse.choose(setting, int(train.field_dims.sum())):
         settings['sparse_grad'] = True       # recorded only when on: the chapter's config is unchanged
         log(f'{name}: row-sparse embedding gradients, lazy Adam (--sparse-grad {config.model.sparse_grad})')
+    check_fits(tag, int(train.field_dims.sum()), settings, devices)
     rng = training.seed_everything(seed)
     net = training.initialize(build_model(name, train.field_dims, settings), devices)
     trainer = training.make_trainer(net, settings['lr'], kvstore=cluster.kvstore,
@@ -170,28 +174,19 @@ def train_one(name, train, test, config, devices, log=print, valid=None, seed=No
         result.update(final=best_record(history, stopper.best_epoch), best_epoch=stopper.best_epoch)
         log(f'{name} (seed {seed}): best validation logloss {stopper.best:.4f} at epoch '
             f'{stopper.best_epoch} of {len(history)}')
+    test_pred = training.predict(net, test.features, devices)
+    result['calibration'] = calibration.summarize(test.labels, test_pred)
     if cluster.writes_outputs and save:
-        atomic_write(os.path.join(out, f'{tag}.params'), net.save_parameters)
+        atomic_write(os.path.join(results or out, f'{tag}.params'), net.save_parameters)
+        result['test_pred'] = test_pred           # for the intervals (not in metrics.json)
     return result
-
-
-def resume_settings(config, info, train):
-    """What a resumed run must share with the run it continues (checkpoints.Run)."""
-    d, m, t = config.data, config.model, config.train
-    return {'batch_size': t.batch_size, 'loss': m.loss, 'seed': t.seed,
-            'min_threshold': d.min_threshold, 'format': d.format,
-            'train_rows': info['train_rows'], 'test_rows': info['test_rows'],
-            'seeds': t.seeds, 'valid': d.valid, 'valid_fraction': d.valid_fraction,
-            'patience': t.patience, 'wd': m.wd, 'wd_embedding': m.wd_embedding,
-            'field_dims_sha1': hashlib.sha1(train.field_dims.tobytes()).hexdigest(),
-            **{k: getattr(d, k) for k in ('label', 'drop', 'numeric', 'test_fraction') if getattr(d, k)}}
 
 
 def versions():
     return {'d2l_deepfm': __version__, 'mxnet': mx.__version__, 'python': platform.python_version()}
 
 
-def train_models(config, train, valid, test, devices, cluster, tags, log):
+def train_models(config, train, valid, test, devices, cluster, tags, log, results=None):
     """{model: [result per seed]} and the --wd auto trials ({model: ...})."""
     runs, tuning = {}, {}
     seeds = config.seeds
@@ -207,38 +202,49 @@ def train_models(config, train, valid, test, devices, cluster, tags, log):
                                           log, seeds[0])
             penalties = tuning[name]['chosen']
         runs[name] = [train_one(name, train, test, config, devices, log, valid=valid, seed=seed,
-                                tag=tags[name, seed], cluster=cluster, penalties=penalties)
+                                tag=tags[name, seed], cluster=cluster, penalties=penalties,
+                                results=results)
                       for seed in seeds]
-    return runs, tuning
+    preds = {name: [r.pop('test_pred') for r in rs] for name, rs in runs.items()
+             if all('test_pred' in r for r in rs)}
+    return runs, tuning, preds
 
 
 def run(config, log=print):
-    """Train the config's models on its data; write the run folder; return metrics.json's document."""
+    """Train the config's models; write the run folder (a transaction: folders.py, locked, results
+    staged and published together at the end); return metrics.json's document."""
+    with contextlib.ExitStack() as stack:
+        return _run(config, log, stack)
+
+
+def _run(config, log, stack):
     start = time.perf_counter()
     config.check()
     out, names, seeds = config.output.out, config.model.names, config.seeds
     cluster = Cluster(config.train.kvstore)
-    checkpoints = None
+    checkpoints = stage = None
     if not cluster.writes_outputs:        # workers other than rank 0 train and write nothing
         log = lambda *a, **k: None        # noqa: E731
     else:
         os.makedirs(out, exist_ok=True)
+        stack.enter_context(folders.exclusive(out, '--out', 'run'))
+        stage = stack.enter_context(folders.Staging(out))
         if not cluster.distributed:
             checkpoints = Run(out)
             checkpoints.begin(config.output.resume, log)
     train, valid, test, info = load_data(config, log)
-    if config.train.patience and valid is None:
+    if config.train.patience and valid is None and config.train.protocol != 'default':
         raise ConfigError(f'--patience needs a validation set: {config.data.store} has no '
                           'validation split')
     if config.model.wd == 'auto' and valid is None and names != ('lr',):
         raise ConfigError('--wd auto picks the penalties on a validation set: add --valid FILE or '
                           '--valid-fraction F')
     if cluster.writes_outputs:
-        write_json(os.path.join(out, 'config.json'),
+        write_json(stage.file('config.json'),
                    {**config.to_dict(), 'digest': config.digest(), 'data_files': info,
                     'versions': versions()})
         recorded = {k: info[k] for k in ('format', 'layout') if k in info}    # a store: no layout
-        save_feature_map(os.path.join(out, 'feature_map.json'), train,
+        save_feature_map(stage.file('feature_map.json'), train,
                          min_threshold=config.data.min_threshold, **{'format': 'd2l', **recorded})
     devices = parse_devices(config.train.devices)
     log(f'devices: {devices}' + (f', kvstore {cluster.name}: {cluster.num_workers} workers'
@@ -247,51 +253,38 @@ def run(config, log=print):
     tags = {(name, seed): name if i == 0 else f'{name}-seed{seed}'
             for name in names for i, seed in enumerate(seeds)}
     if checkpoints:
-        checkpoints.start(config.output.resume, resume_settings(config, info, train),
+        checkpoints.start(config.output.resume, resume_settings(config, info, train, valid, test),
                           [t for (n, _), t in tags.items() if n != 'lr'], config.train.epochs)
     try:
-        runs, tuning = train_models(config, train, valid, test, devices, cluster, tags, log)
+        runs, tuning, preds = train_models(config, train, valid, test, devices, cluster, tags, log,
+                                           stage.path if stage else None)
     except TrainingDiverged:
         if checkpoints:
             checkpoints.finish('diverged')
         raise
     if not cluster.writes_outputs:
         return None
-    doc = report_run(config, runs, tuning, info, devices, cluster, seeds)
+    doc = report.metrics_document(config, runs, tuning, info, devices, cluster, seeds)
+    if 0 < test.labels.sum() < len(test.labels):   # 95% paired bootstrap of the AUC gaps
+        doc['comparison'] = comparisons(test.labels, preds)
     doc['wall_seconds'] = time.perf_counter() - start
-    write_json(os.path.join(out, 'metrics.json'), doc)
-    curves = [n for n in names if doc[n]['epochs']]          # lr has no epochs
-    if curves:
-        fig = report.plot_convergence(
-            {n: doc[n]['epochs'] for n in curves},
-            title=f"{' vs '.join(report.LABELS[n] for n in curves)} ({info['source']} data)",
-            best={n: doc[n]['best_epoch'] for n in curves if 'best_epoch' in doc[n]})
-        atomic_write(os.path.join(out, 'convergence.png'),
-                     lambda tmp: fig.savefig(tmp, dpi=100, format='png'))
+    write_json(stage.file('metrics.json'), doc)
+    curves = report.save_figure(stage.file('convergence.png'), doc, names)
+    calibration.write_figure(stage.path, {n: doc[n] for n in names}, info['source'],
+                             config.model.loss, log)
+    stage.publish('run', config_digest=config.digest())
     if checkpoints:
         checkpoints.finish('done')
     report.append_result(config.results_path, report.results_row(
         doc, out, ' '.join(config.command or []), config.digest()))
-    log('\n' + report.format_table({n: doc[n] for n in names}))
+    log('\n' + report.format_table({n: doc[n] for n in names}, config.train.protocol))
+    if doc.get('comparison'):
+        log(report.format_comparison(doc['comparison']))
     if config.train.seeds:
         log(f'\nover seeds {",".join(map(str, seeds))}:\n' + report.format_summary(doc['summary']))
-    saved = ['convergence.png'] if curves else []
-    saved += [t + '.params' for (n, _), t in tags.items() if n != 'lr']
+    saved = (['convergence.png'] if curves else []) + ['calibration.png']
+    saved += [t + ('.npz' if n == 'lr' else '.params') for (n, _), t in tags.items()]
     log(f"\nwrote {out}/metrics.json, {', '.join(saved + ['feature_map.json', 'config.json'])}; "
         f"a line in {config.results_path} ({time.perf_counter() - start:.1f} s)")
     return doc
 
-
-def report_run(config, runs, tuning, info, devices, cluster, seeds):
-    """metrics.json's document."""
-    results = {name: {**rs[0], 'runs': rs} if config.train.seeds else rs[0]
-               for name, rs in runs.items()}
-    doc = {'data': info, 'loss': config.model.loss, 'seed': seeds[0],
-           'devices': [str(d) for d in devices], **results}
-    if config.train.seeds:
-        doc.update(seeds=seeds, summary=summarize(runs))
-    if tuning:
-        doc['tuning'] = tuning
-    if cluster.distributed:
-        doc['cluster'] = cluster.describe()
-    return doc

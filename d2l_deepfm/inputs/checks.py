@@ -6,8 +6,10 @@ text (NUL bytes, invalid UTF-8, compressed archives), naming the line; after par
 a header line. The other helpers run only when something is wrong or asked for: they rescan
 the file in Python to name the offending line, so the fast parser never has to track lines.
 
-A header is a first line whose label field is a word (`label`, `click`, `Label` ...), not a
-number and not a yes/no-like value (those are bad labels and are reported as such).
+A header is a first line that holds column names, never data (`is_header`, the one rule of
+every reader): with a label column, its label field is a name (`label`, `click`, `Label` ...:
+not a number, not a hash such as `fb015c22`, not a yes/no-like value, which are bad labels and
+reported as such); without one (rows to score), every field is a name.
 """
 import codecs
 import functools
@@ -22,44 +24,57 @@ MAGIC = {b'\x1f\x8b': 'gzip-compressed', b'PK\x03\x04': 'a zip archive', b'BZh':
          b'\xfd7zXZ\x00': 'xz-compressed'}
 NOT_HEADERS = {'yes', 'no', 'true', 'false', 'y', 'n', 't', 'f'}
 WORD = re.compile(r'[A-Za-z_][A-Za-z0-9_ .\-]*')
+HASH = re.compile(r'[0-9a-fA-F]{6,}')      # hashed values (Criteo, Avazu: 8 hex digits) are data
 
 
 def _error(message):
     return DataError(message)
 
 
-def is_header(line):
-    """True if `line` (one line of text) looks like a header: its first field is a column name."""
-    first = line.rstrip('\r\n').split('\t', 1)[0].strip()
-    if not WORD.fullmatch(first) or first.lower() in NOT_HEADERS:
+def is_name(field):
+    """A column name: a word that is not a number ('nan', '1e3') and not a hashed value."""
+    if not WORD.fullmatch(field) or HASH.fullmatch(field):
         return False
     try:
-        float(first)                     # 'nan', 'inf', '1e3' are numbers, not names
+        float(field)
         return False
     except ValueError:
         return True
 
 
-def header_effect(first, num_columns):
+def is_header(line, labeled=True):
+    """True if `line` (the first line of a file) is a header: with a label column (labeled),
+    its label field is a column name; without one, every non-empty field is."""
+    fields = [f.strip() for f in line.rstrip('\r\n').split('\t')]
+    if labeled:
+        return is_name(fields[0]) and fields[0].lower() not in NOT_HEADERS
+    names = [f for f in fields if f]
+    return bool(names) and all(is_name(f) for f in names)
+
+
+def header_effect(first, num_columns, labeled=True):
     """What a header line did to a reader that keeps the rows of `num_columns` fields: 'row' if it
     was parsed as the first row (drop that row), 'skipped' if it was counted as a malformed row
     (uncount it), None if the first non-blank line `first` is no header. The one header rule of
     every in-memory reader (the text table and the byte scanner)."""
-    if first is None or not is_header(first):
+    if first is None or not is_header(first, labeled):
         return None
     return 'row' if first.rstrip('\r\n').count('\t') + 1 == num_columns else 'skipped'
 
 
-def data_start(path):
+def data_start(path, num_feat=None):
     """(byte offset of the first data line, first non-blank line): after the header line if the
-    first non-blank line is one, else 0. The header rule of the readers that stream a file."""
+    first non-blank line is one, else 0. The header rule of the readers that stream a file.
+    num_feat: rows to score, which may come without the label column (a first line of num_feat
+    + 1 fields has one); otherwise every row has it."""
     with open(path, 'rb') as f:
         offset = 0
         for raw in f:
             offset += len(raw)
             if raw.strip():
                 line = raw.decode('utf-8', errors='replace')
-                return (offset if is_header(line) else 0), line
+                labeled = num_feat is None or line.count('\t') + 1 == num_feat + 1
+                return (offset if is_header(line, labeled) else 0), line
     return 0, None
 
 
@@ -137,17 +152,17 @@ def checked_input(read_table):
     """Decorate read_table(path, num_columns) -> (frame, skipped): input checks before the
     parse, and the header line (if any) dropped after it (not counted as skipped)."""
     @functools.wraps(read_table)
-    def wrapper(path, num_columns, *args, **kwargs):
+    def wrapper(path, num_columns, *args, labeled=True, **kwargs):
         first = check_text_file(path)
         frame, skipped = read_table(path, num_columns, *args, **kwargs)
-        effect = header_effect(first, num_columns)
+        effect = header_effect(first, num_columns, labeled)
         if effect == 'row':
             frame = frame.iloc[1:].reset_index(drop=True)
         return frame, skipped - (effect == 'skipped')
     return wrapper
 
 
-def _content_lines(path):
+def _content_lines(path, labeled=True):
     """(line number, text) of each non-blank line after a header line, if any (slow path)."""
     with open(path, encoding='utf-8', newline='') as f:
         seen_first = False
@@ -157,7 +172,7 @@ def _content_lines(path):
                 continue
             if not seen_first:
                 seen_first = True
-                if is_header(line):
+                if is_header(line, labeled):
                     continue
             yield number, line
 
@@ -178,9 +193,9 @@ def line_of_row(path, num_columns, row):
     return None
 
 
-def first_malformed_line(path, num_columns):
+def first_malformed_line(path, num_columns, labeled=True):
     """(line number, field count) of the first non-blank, non-header line with the wrong count."""
-    for number, line in _content_lines(path):
+    for number, line in _content_lines(path, labeled):
         count = line.count('\t') + 1
         if count != num_columns:
             return number, count

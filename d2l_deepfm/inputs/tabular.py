@@ -89,8 +89,13 @@ def parse(name, raw, request, label_required=True, strict=False, line_base=0, em
     if request.format == 'criteo' and '\t' not in first and ',' in first:
         sep = ','                                       # Criteo written as CSV
     what = f'{SEPARATOR_NAMES[sep]}-separated'
+    # rows to score by position may lack the label column: then the first line is a header only
+    # if every field is a name (checks.is_header), never a row whose first value is a word
+    labeled = label_required or request.format not in ('d2l', 'criteo') or \
+        first.count(sep) + 1 != len(request.columns if request.resolved
+                                    else L.positional_columns(request.format)) - 1
     header = has_header if has_header is not None else \
-        request.header or is_header(first.replace(sep, '\t'))
+        request.header or is_header(first.replace(sep, '\t'), labeled)
     lines_of = Lines(raw, sep, quoted=sep == ',' and b'"' in raw)
     lines, n_fields = lines_of.lines + line_base, lines_of.counts
     if header:

@@ -12,6 +12,7 @@ import csv
 import io
 import multiprocessing
 import os
+import signal
 import types
 from concurrent.futures import ProcessPoolExecutor
 
@@ -212,6 +213,13 @@ def pandas_block(path, buf, fmt):
                                  rows=len(frame))
 
 
+def _quiet_worker():
+    """Ctrl-C and SIGTERM are the parent's to handle (it stops the pool and cleans up): a
+    worker ignores them, instead of printing a traceback each."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _fork_ok():
     return 'fork' in multiprocessing.get_all_start_methods()
 
@@ -225,7 +233,8 @@ def parsed_blocks(path, fmt, block_bytes, workers):
         for start, end in ranges:
             yield parse_block(path, start, end, fmt)
         return
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('fork')) as pool:
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('fork'),
+                             initializer=_quiet_worker) as pool:
         window = collections.deque()              # a few blocks in flight: memory stays bounded
         for start, end in ranges:
             window.append(pool.submit(parse_block, path, start, end, fmt))

@@ -4,6 +4,8 @@ import os
 
 import numpy as onp
 
+from ..files import crash_point
+
 
 def bytes_of(array):
     """The bytes of a C-contiguous array, without a copy."""
@@ -61,3 +63,4 @@ class NpyWriter:
                     out.write(piece)
             os.replace(moved, self.tmp)
         os.replace(self.tmp, self.path)
+        crash_point()

@@ -33,7 +33,7 @@ import types
 import numpy as onp
 import pandas as pd
 
-from .. import mapping
+from .. import folders, mapping
 from ..errors import DataError
 from ..files import write_json
 from ..inputs.formats import NUM_FEAT as FORMATS
@@ -70,8 +70,21 @@ def peak_rss_mb():
 def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_threshold=4,
                block_mb=16, workers=None, log=print):
     """Build the store in `out`; return the report written to out/store.json. fmt: a format's
-    name or an inputs.layout.Layout (the layout is recorded in the feature map and the report)."""
+    name or an inputs.layout.Layout (the layout is recorded in the feature map and the report).
+
+    The store is a transaction (folders.py): `out` is locked while it is built, every file is
+    written to a staging folder and published with the manifest last, so a preprocess that
+    fails or is stopped leaves the previous store in `out` as it was."""
     request = request_of(fmt)
+    with folders.exclusive(out, '--out', 'store'), folders.Staging(out) as stage:
+        report = _build(request, train_path, stage.path, test_path, valid_path, min_threshold,
+                        block_mb, workers, log)
+        stage.publish('store', format=request.format)
+    return report
+
+
+def _build(request, train_path, out, test_path, valid_path, min_threshold, block_mb, workers, log):
+    """The store's files, written into `out` (the staging folder)."""
     fmt = request.format
     workers = workers or max(1, min((os.cpu_count() or 1) - 1, 4))   # a core for the merge
     block_bytes = int(block_mb * (1 << 20))

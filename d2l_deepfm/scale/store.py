@@ -8,13 +8,14 @@ and its rows are shuffled. When the split (or this worker's shard) fits in one b
 batches are exactly those of `training.iter_batches`: the same permutation from the same
 generator, so training from the store gives the same numbers as training from the text file.
 """
-import json
 import os
 
 import numpy as onp
 
-from ..mapping import load_feature_map, offsets_of
+from .. import folders
 from ..errors import DataError
+from ..files import read_json
+from ..mapping import load_feature_map, offsets_of
 from ..training import epoch_seed
 
 
@@ -38,7 +39,7 @@ class StoreSplit:
 
     @property
     def feature_map(self):
-        return load_feature_map(os.path.join(self._folder, 'feature_map.json'))
+        return self._feature_map            # read with the split, under the store's manifest
 
     @property
     def feat_mapper(self):
@@ -51,25 +52,33 @@ class StoreSplit:
 
 def open_store(folder):
     """{'train': StoreSplit, 'test': ..., 'valid': ...} for the splits present, and the store's
-    report (store.json). Raises DataError when `folder` is not a complete store."""
-    report_path = os.path.join(folder, 'store.json')
-    if not os.path.isdir(folder):
-        raise DataError(f'{folder}: no such directory')
-    if not os.path.isfile(report_path):
-        raise DataError(f'{folder}: not a store (no store.json); '
-                        'build one with python -m d2l_deepfm.preprocess')
-    with open(report_path) as f:
-        doc = json.load(f)
-    _, _, fmap = load_feature_map(os.path.join(folder, 'feature_map.json'))
-    field_dims = onp.array(fmap['field_dims'], dtype=onp.int64)
-    splits = {}
-    for split in doc['splits']:
+    report (store.json). Raises DataError when `folder` is not a complete store, or its files
+    are not those its preprocess published together (folders.reading: the manifest)."""
+    with folders.reading(folder, ['store.json', 'feature_map.json'], 'store') as manifest:
+        doc = read_json(os.path.join(folder, 'store.json'), what='store report', missing_ok=False)
+        feature_map = load_feature_map(os.path.join(folder, 'feature_map.json'))
+        field_dims = onp.array(feature_map[2]['field_dims'], dtype=onp.int64)
         try:
-            splits[split] = StoreSplit(folder, split, doc)
-        except (OSError, ValueError) as e:
-            raise DataError(f'{folder}: cannot read the {split} split ({e})') from e
-        splits[split].field_dims = field_dims
-        splits[split].offsets = offsets_of(field_dims)
+            parts = {s: (int(v['rows']), int(v['skipped']), str(v['input']))
+                     for s, v in doc['splits'].items()}
+            doc['format']
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise DataError(f'{folder}/store.json: not a store report ({type(e).__name__}: {e}); '
+                            'preprocess again') from None
+        splits = {}
+        for split in parts:
+            for name in (f'{split}.features.npy', f'{split}.labels.npy'):
+                folders.check_file(folder, name, manifest['files'].get(name))
+            try:
+                splits[split] = StoreSplit(folder, split, doc)
+            except (OSError, ValueError) as e:
+                raise DataError(f'{folder}: cannot read the {split} split ({e})') from e
+            if len(splits[split]) != parts[split][0] or splits[split].NUM_FEATS != len(field_dims):
+                raise DataError(f'{folder}: the {split} split does not match store.json and '
+                                'feature_map.json; preprocess again')
+            splits[split].field_dims = field_dims
+            splits[split].offsets = offsets_of(field_dims)
+            splits[split]._feature_map = feature_map
     return splits, doc
 
 

@@ -1,7 +1,8 @@
 """Scoring new rows with a model of a finished training run (the --out folder).
 
 The run's feature_map.json (the training set's feat_mapper and defaults), metrics.json (each
-model's settings) and <model>.params. Rows come in the training layout (recorded in the feature
+model's settings) and the model's file (<model>.params, <model>-seed<s>.params, lr.npz: see
+trained.py). Rows come in the training layout (recorded in the feature
 map: format, header, label, dropped, numeric and categorical columns; gzip'd or not; '-' is
 standard input), with or without the label column; values never seen in training (or rarer
 than min_threshold there) map to their field's default index, as in the chapter's test set. Any malformed row is an error (skipping it
@@ -9,50 +10,31 @@ would misalign the output).
 """
 import os
 
-import mxnet as mx
 import numpy as onp
 
-from .. import training
+from .. import folders, training
 from ..data import CTRDataset
 from ..errors import DataError
-from ..experiment.config import MODELS
-from ..files import read_json
 from ..inputs.formats import read
 from ..inputs.layout import Layout, positional_columns, request, resolve
-from ..mapping import load_feature_map
-from ..models import build_model
+from . import trained, weights
 
 
 def load_model(model_dir, name, devices):
-    """(net, feature map (feat_mapper, defaults, document)) of model `name` trained into `model_dir`."""
-    if not os.path.isdir(model_dir):
-        raise DataError(f'{model_dir}: no such directory; give the --out folder of a training run')
-    metrics = read_json(os.path.join(model_dir, 'metrics.json'), what='metrics file')
-    if metrics is None:
-        raise DataError(f'{model_dir}: no metrics.json; it is not a finished training run '
-                        '(train with python -m d2l_deepfm.train --out DIR, or --resume it)')
-    trained = [m for m in MODELS if m in metrics]
-    name = name or ('deepfm' if 'deepfm' in trained else trained[0] if trained else 'fm')
-    params = os.path.join(model_dir, f'{name}.params')
-    if name not in metrics or not os.path.isfile(params):
-        raise DataError(f'{model_dir}: no trained {name} model (trained: {", ".join(trained) or "none"})')
-    feature_map = os.path.join(model_dir, 'feature_map.json')
-    if not os.path.isfile(feature_map):
-        raise DataError(f'{model_dir}: no feature_map.json; it is not a finished training run')
-    feat_mapper, defaults, doc = load_feature_map(feature_map)
-    try:
-        settings = metrics[name]['config']
-        net = build_model(name, doc['field_dims'], settings)
-    except (KeyError, TypeError, ValueError) as e:
-        raise DataError(f'{model_dir}/metrics.json: no usable settings for {name} '
-                        f'({type(e).__name__}: {e}); train again') from None
-    try:
-        net.load_parameters(params, ctx=devices)
-    except (mx.MXNetError, ValueError, AssertionError, OSError) as e:
-        raise DataError(f'{params}: cannot load the parameters ({str(e).splitlines()[0][:200]}); '
-                        'the file is damaged or from another model') from e
-    net.hybridize(static_alloc=True, static_shape=True)
-    return net, (feat_mapper, defaults, doc)
+    """(function features -> click probabilities, feature map (feat_mapper, defaults, document))
+    of model `name` of the run in `model_dir`: fm, deepfm, lr, or another seed's (trained.py).
+    Only a finished run's published files, checked against its manifest (folders.reading)."""
+    with folders.reading(model_dir, ['metrics.json', 'feature_map.json'], 'run') as manifest:
+        metrics, feature_map = trained.run_documents(model_dir)
+        name, kind, settings = trained.resolve(model_dir, name, metrics)
+        file = os.path.basename(trained.model_file(model_dir, name))
+        folders.check_file(model_dir, file, manifest['files'].get(file))
+        field_dims = feature_map[2]['field_dims']
+        if kind == 'lr':
+            w = trained.lr_weights(model_dir, name, field_dims)
+            return (lambda features: weights.probability(w, features)), feature_map
+        net = trained.load_net(model_dir, name, kind, settings, field_dims, devices)
+    return (lambda features: training.predict(net, features, devices)), feature_map
 
 
 def read_rows(path, feature_map):
@@ -76,7 +58,7 @@ def read_rows(path, feature_map):
 def predict_file(model_dir, path, name=None, devices=None):
     """(click probabilities, labels or None, metrics or None) of the rows in `path`."""
     devices = devices or training.try_all_gpus()
-    net, feature_map = load_model(model_dir, name, devices)
+    predict, feature_map = load_model(model_dir, name, devices)
     labels, dataset = read_rows(path, feature_map)
-    p = training.predict(net, dataset.features, devices)
+    p = predict(dataset.features)
     return p, labels, (training.scores(labels, p) if labels is not None else None)
