@@ -2,6 +2,8 @@
 
     python scripts/serving_figures.py [--work DIR] [--criteo DIR]
 
+Every run is `train --protocol chapter` (the chapter's settings) with the options shown.
+
 1. calibration: FM, DeepFM and LR on the default synthetic data (15,000 / 3,000 rows, 10% held
    out for early stopping, patience 3), with the fixed loss and with --loss chapter: ECE and mean
    p / CTR per model, docs/calibration.png (the two runs side by side); the same with the
@@ -38,7 +40,8 @@ VENV_PYTHON = os.path.expanduser('~/.cache/d2l_deepfm/scorer-venv/bin/python')
 
 def trained(out, args):
     if not os.path.exists(os.path.join(out, 'metrics.json')):
-        assert train.main(args + ['--out', out, '--no-progress', '--results', out + '.csv']) == 0
+        assert train.main(['--protocol', 'chapter'] + args + ['--out', out, '--no-progress',
+                                                             '--results', out + '.csv']) == 0
     return json.load(open(os.path.join(out, 'metrics.json')))
 
 

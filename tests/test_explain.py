@@ -26,8 +26,8 @@ def fm_run(tmp_path_factory):
     data = str(tmp_path_factory.mktemp('ctr30k'))
     synthetic.make_dataset(data, num_train=30000, num_test=500, seed=3)
     out = str(tmp_path_factory.mktemp('fm') / 'out')
-    assert train.main(['--data-dir', data, '--model', 'fm', '--lr', '0.005', '--epochs', '4',
-                       '--batch-size', '1024', '--out', out, '--no-progress']) == 0
+    assert train.main(['--protocol', 'chapter', '--data-dir', data, '--model', 'fm', '--lr', '0.005',
+                       '--epochs', '4', '--batch-size', '1024', '--out', out, '--no-progress']) == 0
     return out
 
 

@@ -29,7 +29,7 @@ VENV = os.path.join(os.path.expanduser('~'), '.cache', 'd2l_deepfm', 'scorer-ven
 def full_run(small_ctr, tmp_path_factory):
     """FM, DeepFM and LR with seeds 0 and 1, one epoch: every kind of trained model."""
     out = str(tmp_path_factory.mktemp('full') / 'out')
-    assert train.main(['--data-dir', small_ctr, '--model', 'all', '--seeds', '0,1', '--epochs', '1',
+    assert train.main(['--protocol', 'chapter', '--data-dir', small_ctr, '--model', 'all', '--seeds', '0,1', '--epochs', '1',
                        '--batch-size', '512', '--mlp-dims', '16,8', '--out', out, '--no-progress']) == 0
     return out
 
@@ -127,7 +127,7 @@ def test_criteo_rows_are_binned_as_in_training(tmp_path):
     write_criteo(str(tmp_path / 'train.txt'), 3000, seed=0)
     write_criteo(str(tmp_path / 'test.txt'), 300, seed=1)
     run = str(tmp_path / 'run')
-    assert train.main(['--format', 'criteo', '--train', str(tmp_path / 'train.txt'), '--test',
+    assert train.main(['--protocol', 'chapter', '--format', 'criteo', '--train', str(tmp_path / 'train.txt'), '--test',
                        str(tmp_path / 'test.txt'), '--model', 'fm', '--epochs', '1', '--num-factors', '4',
                        '--out', run, '--no-progress']) == 0
     assert export.main(['--model-dir', run, '--out', str(tmp_path / 'exp')]) == 0
@@ -194,7 +194,7 @@ def test_csv_layout_gzip_and_stdin_read_as_predict_reads_them(small_ctr, tmp_pat
         lines = lines_of(os.path.join(small_ctr, f'{part}.csv'))[:rows]
         write(tmp_path / f'{part}.csv', [header] + [line.replace('\t', ',') for line in lines])
     run = str(tmp_path / 'run')
-    assert train.main(['--format', 'csv', '--train', str(tmp_path / 'train.csv'), '--test',
+    assert train.main(['--protocol', 'chapter', '--format', 'csv', '--train', str(tmp_path / 'train.csv'), '--test',
                        str(tmp_path / 'test.csv'), '--model', 'fm', '--epochs', '1', '--num-factors', '4',
                        '--out', run, '--no-progress']) == 0
     folder = str(tmp_path / 'exp')
@@ -218,7 +218,7 @@ def test_avazu_hours_are_split_as_in_training(tmp_path):
     """Avazu's hour column feeds two fields (hour of day, day of week): layout.py's rule."""
     write(tmp_path / 'train.csv', avazu_lines(1200))
     run = str(tmp_path / 'run')
-    assert train.main(['--format', 'avazu', '--train', str(tmp_path / 'train.csv'), '--test-fraction', '0.2',
+    assert train.main(['--protocol', 'chapter', '--format', 'avazu', '--train', str(tmp_path / 'train.csv'), '--test-fraction', '0.2',
                        '--model', 'fm', '--epochs', '1', '--num-factors', '4', '--out', run,
                        '--no-progress']) == 0
     assert export.main(['--model-dir', run, '--out', str(tmp_path / 'exp')]) == 0
