@@ -203,7 +203,8 @@ def run_pytorch(args):
     return {'epochs': epochs, 'torch': torch.__version__}
 
 
-WORKERS = {'chapter': run_chapter, 'ours': run_ours, 'pytorch': run_pytorch}
+WORKERS = {'chapter': run_chapter, 'ours': run_ours, 'pytorch': run_pytorch,
+           'before': run_ours}      # ours, from the checkout given by --before
 
 
 # --- the driver -------------------------------------------------------------------------------
@@ -222,6 +223,8 @@ def spawn(pipeline, model, args, **extra):
            '--chapter-threads', args.chapter_threads]
     for key, value in extra.items():
         cmd += [f'--{key.replace("_", "-")}', value]
+    if pipeline == 'before':
+        cmd += ['--code-root', args.before]
     env = {**os.environ, 'PYTHONPATH': ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''),
            'OMP_NUM_THREADS': str(args.threads)}
     if pipeline == 'chapter':               # as printed: the libraries' own thread settings
@@ -259,15 +262,22 @@ def main(argv=None):
                    help="OpenMP threads of the chapter's pipeline (default: MXNet's own default, "
                         'as printed; a number to set it)')
     p.add_argument('--json', help='also write the results to this file')
+    p.add_argument('--before', help="a checkout of an earlier commit: adds its pipeline 'before' "
+                   '(ours as it was), run side by side')
     # internal: one worker
     p.add_argument('--worker', choices=sorted(WORKERS), help=argparse.SUPPRESS)
     p.add_argument('--model-one', help=argparse.SUPPRESS)
     p.add_argument('--arrays', help=argparse.SUPPRESS)
     p.add_argument('--save-arrays', help=argparse.SUPPRESS)
+    p.add_argument('--code-root', help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
     if args.worker:
-        import d2l_deepfm.numpy_mode  # noqa: F401  (NumPy semantics, as the chapter)
+        if args.code_root:                   # the 'before' pipeline: that checkout's package
+            sys.path.insert(0, args.code_root)
+            import d2l_deepfm  # noqa: F401  (before the new layout: NumPy semantics on import)
+        else:
+            import d2l_deepfm.numpy_mode  # noqa: F401  (NumPy semantics, as the chapter)
         args.model = args.model_one
         result = WORKERS[args.worker](args)
         result['peak_rss_mib'], result['peak_rss_child_mib'] = peak_memory_mib()
@@ -276,6 +286,8 @@ def main(argv=None):
 
     models = [m.strip() for m in args.models.split(',') if m.strip()]
     pipelines = [q.strip() for q in args.pipelines.split(',') if q.strip()]
+    if args.before and 'before' not in pipelines:
+        pipelines.append('before')
     bad = [m for m in models if m not in SHAPES] + [q for q in pipelines if q not in WORKERS]
     if bad:
         raise SystemExit(f'error: unknown model or pipeline {bad[0]!r}')
@@ -297,7 +309,7 @@ def main(argv=None):
     results = {}
     arrays = os.path.join(tmp.name, 'arrays.npz')
     for model in models:
-        for pipeline in ('ours', 'chapter', 'pytorch'):     # ours first: it writes the arrays
+        for pipeline in ('ours', 'before', 'chapter', 'pytorch'):  # ours first: it writes the arrays
             if pipeline not in pipelines:
                 continue
             extra = {'save_arrays': arrays} if pipeline == 'ours' else {}
@@ -332,9 +344,15 @@ def main(argv=None):
           "test-set evaluation included (what train_ch13 does each epoch)")
     for model in models:
         ours, torch_res = results.get(f'ours/{model}'), results.get(f'pytorch/{model}')
+        before = results.get(f'before/{model}')
+        if ours and before:
+            print(f"ours / before ({model}): training pass "
+                  f"{ours['examples_per_sec'] / before['examples_per_sec']:.2f}x, whole epoch "
+                  f"{ours['epoch_examples_per_sec'] / before['epoch_examples_per_sec']:.2f}x")
         if ours and torch_res:
             ratio = ours['examples_per_sec'] / torch_res['examples_per_sec']
-            print(f'ours / pytorch ({model}): {ratio:.2f}x')
+            epoch = ours['epoch_examples_per_sec'] / torch_res['epoch_examples_per_sec']
+            print(f'ours / pytorch ({model}): {ratio:.2f}x (training pass), {epoch:.2f}x (whole epoch)')
         chapter = results.get(f'chapter/{model}')
         if chapter:
             step = median([e['step_examples_per_sec'] for e in chapter['epochs']])

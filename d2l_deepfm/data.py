@@ -13,7 +13,8 @@ from .inputs import bytescan
 from .inputs.formats import read_rows
 from .inputs.table import NUM_FEAT, read_ctr
 from .mapping import (apply_mapping, build_feat_mapper, field_dims_of, fit_mapping,  # noqa: F401
-                      load_feature_map, map_tokens, offsets_of, save_feature_map)
+                      hash_indices, hashed_feature_map, load_feature_map, map_tokens, offsets_of,
+                      save_feature_map)
 
 
 # --- the dataset ------------------------------------------------------------------------------
@@ -26,7 +27,7 @@ class CTRDataset(gluon.data.Dataset):
     """
 
     def __init__(self, data_path, feat_mapper=None, defaults=None, min_threshold=4,
-                 num_feat=NUM_FEAT):
+                 num_feat=NUM_FEAT, hash_buckets=None):
         scanned = bytescan.read_ctr(data_path, num_feat) if os.path.isfile(data_path) else None
         if scanned is None:                         # anything the fast path does not take
             labels, columns, skipped = read_ctr(data_path, num_feat)
@@ -34,35 +35,43 @@ class CTRDataset(gluon.data.Dataset):
         else:
             labels, columns, skipped = scanned
             codec = {'decode': bytescan.decode, 'encode': bytescan.encode}
-        self._map(labels, columns, feat_mapper, defaults, min_threshold, codec)
+        self._map(labels, columns, feat_mapper, defaults, min_threshold, codec, hash_buckets)
         self.skipped, self.path = skipped, data_path
 
     @classmethod
     def from_tokens(cls, labels, tokens, feat_mapper=None, defaults=None, min_threshold=4,
-                    skipped=0, path=None):
+                    skipped=0, path=None, hash_buckets=None):
         """Build from already-parsed string tokens (columns keyed 1..num_feat)."""
         self = cls.__new__(cls)
-        self._map(labels, tokens, feat_mapper, defaults, min_threshold, {})
+        self._map(labels, tokens, feat_mapper, defaults, min_threshold, {}, hash_buckets)
         self.skipped, self.path = skipped, path
         return self
 
-    def _map(self, labels, columns, feat_mapper, defaults, min_threshold, codec):
-        if feat_mapper is None and defaults is None:
+    def _map(self, labels, columns, feat_mapper, defaults, min_threshold, codec, hash_buckets=None):
+        self.hash_buckets = hash_buckets
+        if hash_buckets:           # the hashing trick (mapping.hash_indices): no vocabulary
+            hasher = bytescan.hash_keys if codec else bytescan.hash_values
+            indices = hash_indices(columns, hash_buckets, hasher)
+            feat_mapper, defaults, self.field_dims = hashed_feature_map(indices.shape[1], hash_buckets)
+        elif feat_mapper is None and defaults is None:
             feat_mapper, defaults, indices = fit_mapping(columns, min_threshold, codec.get('decode'))
         else:
             indices = apply_mapping(columns, feat_mapper, defaults, codec.get('encode'))
         self.NUM_FEATS, self.count = indices.shape[1], len(labels)
         self.feat_mapper, self.defaults = feat_mapper, defaults
-        self.field_dims = field_dims_of(defaults)
+        if not hash_buckets:
+            self.field_dims = field_dims_of(defaults)
         self.offsets = offsets_of(self.field_dims)
         self.features = (indices + self.offsets).astype(onp.int32)
         self.labels = onp.asarray(labels, dtype=onp.float32)
 
     @classmethod
-    def from_file(cls, path, format='d2l', feat_mapper=None, defaults=None, min_threshold=4):
+    def from_file(cls, path, format='d2l', feat_mapper=None, defaults=None, min_threshold=4,
+                  hash_buckets=None):
         """A file in any input format (inputs.formats), mapped by the rule."""
         labels, tokens, skipped = read_rows(path, format)
-        return cls.from_tokens(labels, tokens, feat_mapper, defaults, min_threshold, skipped, path)
+        return cls.from_tokens(labels, tokens, feat_mapper, defaults, min_threshold, skipped, path,
+                               hash_buckets)
 
     def __len__(self):
         return self.count

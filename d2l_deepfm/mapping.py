@@ -103,6 +103,28 @@ def apply_mapping(columns, feat_mapper, defaults, encode=None):
     return out.T
 
 
+# --- the hashing trick (--hash-buckets N), instead of the rule above ---------------------------
+
+def hash_indices(columns, buckets, hasher):
+    """Indices (n, num_feat) int64 under the hashing trick: field i's value -> hasher(values,
+    buckets), a stable hash of the value's bytes scaled to 0..buckets-1 (DeepCTR's use_hash).
+    columns as in `fit_mapping`; hasher=bytescan.hash_values for strings, bytescan.hash_keys for
+    keys (the same bucket for the same value). No counting: memory does not grow with the
+    distinct values; no min_threshold and no default index (rare values share buckets)."""
+    fields = _fields(columns)
+    out = onp.empty((len(fields), len(fields[0]) if fields else 0), dtype=onp.int64)
+    for j, values in enumerate(fields):
+        out[j] = hasher(values, buckets)
+    return out.T
+
+
+def hashed_feature_map(num_feat, buckets):
+    """(feat_mapper, defaults, field_dims) of a hashed map: every field `buckets` wide, no
+    mapper; saved with hash_buckets=N (save_feature_map's extra) so readers hash the same way."""
+    feat_mapper = {i: {} for i in range(1, num_feat + 1)}
+    return feat_mapper, {i: 0 for i in feat_mapper}, onp.full(num_feat, buckets, dtype=onp.int64)
+
+
 def build_feat_mapper(tokens, min_threshold):
     """The text's feat_mapper and defaults of training tokens (a DataFrame, columns 1..num_feat)."""
     feat_mapper, defaults, _ = fit_mapping(tokens, min_threshold)
@@ -138,7 +160,8 @@ def load_feature_map(path):
                         'train or preprocess again') from None
     if sorted(feat_mapper) != sorted(defaults) or \
             any(not isinstance(m, dict) or len(m) != defaults[i] for i, m in feat_mapper.items()) or \
-            doc['field_dims'] != [defaults[i] + 1 for i in sorted(defaults)] or \
+            doc['field_dims'] != ([doc['hash_buckets']] * len(defaults) if doc.get('hash_buckets')
+                                  else [defaults[i] + 1 for i in sorted(defaults)]) or \
             doc['num_feat'] != len(defaults):
         raise DataError(f'{path}: its feat_mapper, defaults, field_dims and num_feat do not match; '
                         'train or preprocess again')

@@ -30,6 +30,10 @@ def build_parser():
     p.add_argument('--out', required=True, help='store folder')
     p.add_argument('--min-threshold', type=positive(int), default=4,
                    help='values seen fewer times in training map to the field default (chapter: 4)')
+    p.add_argument('--hash-buckets', type=positive(int), metavar='N',
+                   help="the hashing trick: each field's values hashed into N buckets (a stable "
+                        'hash of their bytes) instead of the vocabulary, so memory stays flat '
+                        'however many distinct values; --min-threshold does not apply')
     p.add_argument('--block-mb', type=at_most(positive(float), 4096), default=16,
                    help='MiB of text per block (default 16, at most 4096)')
     p.add_argument('--workers', type=at_most(positive(int), 64), default=None,
@@ -48,7 +52,8 @@ def main(argv=None):
         request = request_of(args.format, args.label, args.drop, args.numeric)
         with sigterm_as_interrupt():
             reports.append(preprocess(request, args.input, args.out, args.test, args.valid,
-                                      args.min_threshold, args.block_mb, args.workers))
+                                      args.min_threshold, args.block_mb, args.workers,
+                                      hash_buckets=args.hash_buckets))
     try:
         status = run_command(build, args.debug, args.out)
     except KeyboardInterrupt:

@@ -78,6 +78,9 @@ def build_parser(prog='python -m d2l_deepfm.train', description=DESCRIPTION):
                    help='L2 weight decay of the factor embedding v_i instead of --wd (not in the chapter)')
     p.add_argument('--min-threshold', type=positive(int), default=4,
                    help='values seen fewer times in training map to the field default (chapter: 4)')
+    p.add_argument('--hash-buckets', type=positive(int), metavar='N',
+                   help="the hashing trick (not in the chapter): each field's values hashed into "
+                        'N buckets instead of the vocabulary (--min-threshold does not apply)')
     p.add_argument('--loss', choices=('fixed', 'chapter'), default='fixed',
                    help="'chapter' reproduces the text's double sigmoid (see README)")
     p.add_argument('--sparse-grad', choices=('auto', 'on', 'off'), default='auto',
@@ -125,6 +128,7 @@ def config_from_args(args, argv=None, prog='python -m d2l_deepfm.train'):
                         test_fraction=args.test_fraction, valid=args.valid,
                         valid_fraction=valid_fraction,
                         min_threshold=args.min_threshold, strict=args.strict,
+                        hash_buckets=args.hash_buckets,
                         store=args.data_store, block_rows=args.block_rows),
         model=ModelConfig(model=pick('model'), num_factors=args.num_factors, lr=args.lr,
                           mlp_dims=args.mlp_dims, dropout=args.dropout, wd=args.wd,

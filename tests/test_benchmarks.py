@@ -32,4 +32,23 @@ def test_throughput_compares_with_the_chapter(tmp_path):
 
 def test_vocabulary_times_dense_and_sparse():
     text = bench('vocabulary.py', '--vocab', '3400', '--repeats', '2', '--batch-size', '256')
-    assert 'dense ms' in text and '3,400' in text
+    assert 'dense ms' in text and 'local ms' in text and '3,400' in text
+
+
+def test_store_training_and_preprocess_memory(tmp_path):
+    """benchmarks/criteo_vocab.py -> preprocess_memory.py (vocabulary and hashing) and
+    store_training.py (ours with and without LocalTables) on a tiny store."""
+    data = tmp_path / 'v.txt'
+    bench('criteo_vocab.py', '--rows', '6000', '--out', str(data))
+    assert len(data.read_text().splitlines()) == 6000
+    text = bench('preprocess_memory.py', '--inputs', str(data), '--modes', 'vocab,hash1',
+                 '--buckets', '1000', '--work', str(tmp_path))
+    assert 'vocab' in text and 'hash1' in text and '39,000' in text   # 39 fields x 1000 buckets
+    r = subprocess.run([sys.executable, '-m', 'd2l_deepfm.preprocess', '--format', 'criteo',
+                        '--input', str(data), '--out', str(tmp_path / 's')],
+                       capture_output=True, text=True, cwd=ROOT, timeout=300,
+                       env={**os.environ, 'PYTHONPATH': ROOT})
+    assert r.returncode == 0, r.stderr
+    text = bench('store_training.py', '--store', str(tmp_path / 's'), '--rows', '4096',
+                 '--rounds', '1', '--epochs', '1', '--pipelines', 'local,mxsparse', '--pieces')
+    assert 'local / mxsparse' in text and 'row-sparse gradient' in text

@@ -141,10 +141,13 @@ def _mixed_file(path, fmt, rows, seed):
     path.write_bytes(('\r\n'.join(lines) + '\r\n').encode())
 
 
+@pytest.mark.parametrize('hash_buckets', [None, 1000])
 @pytest.mark.parametrize('fmt', ['criteo', 'd2l'])
-def test_byte_blocks_and_pandas_blocks_write_the_same_store(tmp_path, monkeypatch, fmt):
+def test_byte_blocks_and_pandas_blocks_write_the_same_store(tmp_path, monkeypatch, fmt,
+                                                            hash_buckets):
     """bytescan blocks and pandas blocks in one run, and the same files through pandas only:
-    byte-identical stores (features, labels, feature map), on train and test splits."""
+    byte-identical stores (features, labels, feature map), on train and test splits; with the
+    vocabulary and with the hashing trick (one rule on keys and on strings)."""
     train, test = tmp_path / 'train.txt', tmp_path / 'test.txt'
     _mixed_file(train, fmt, 3000, seed=1)
     _mixed_file(test, fmt, 800, seed=2)
@@ -162,7 +165,7 @@ def test_byte_blocks_and_pandas_blocks_write_the_same_store(tmp_path, monkeypatc
         out = tmp_path / name
         report = preprocess.preprocess(fmt, str(train), str(out), test_path=str(test),
                                        min_threshold=2, block_mb=0.03, workers=1,
-                                       log=lambda *a: None)
+                                       log=lambda *a: None, hash_buckets=hash_buckets)
         stores[name] = {f: (out / f).read_bytes() for f in sorted(os.listdir(out))
                         if f not in ('store.json', 'manifest.json') and not f.startswith('.')}
         stores[name]['report'] = report['splits']
@@ -208,3 +211,37 @@ def test_a_bad_byte_in_a_later_block_is_the_files_error(tmp_path, monkeypatch, b
                            match='line 1801: ' + message.replace('(', r'\(').replace(')', r'\)')):
             preprocess.preprocess('criteo', str(path), str(tmp_path / 'bad'), block_mb=0.05,
                                   workers=1, log=lambda *a: None)
+
+
+def test_hashed_store_is_the_hash_of_each_fields_strings(tmp_path):
+    """--hash-buckets N: field f's index is f * N + bytescan.hash_values(its token) (the
+    tokens of criteo.read_criteo, binned integers included); no vocabulary is kept."""
+    from d2l_deepfm.inputs import bytescan
+    train, test = tmp_path / 'train.txt', tmp_path / 'test.txt'
+    _mixed_file(train, 'criteo', 2000, seed=3)
+    criteo_synthetic.write_criteo(str(test), 300, seed=4)
+    out, n = tmp_path / 'store', 5000
+    r = run_module('d2l_deepfm.preprocess', '--format', 'criteo', '--input', train, '--test', test,
+                   '--out', out, '--hash-buckets', n, '--block-mb', 0.05, '--workers', 2)
+    assert r.returncode == 0, r.stderr
+    for split, path in (('train', train), ('test', test)):
+        labels, tokens, skipped = criteo.read_criteo(str(path))
+        X, y = load_split(out, split)
+        expected = onp.stack([bytescan.hash_values(tokens[i].tolist(), n) + (i - 1) * n
+                              for i in tokens.columns], axis=1)
+        onp.testing.assert_array_equal(X, expected)
+        onp.testing.assert_array_equal(y, labels)
+    _, _, doc = load_feature_map(out / 'feature_map.json')
+    assert doc['hash_buckets'] == n and doc['field_dims'] == [n] * criteo.NUM_FEAT
+    assert doc['min_threshold'] is None and json.loads((out / 'store.json').read_text())['hash_buckets'] == n
+
+
+def test_hash_rule_is_stable():
+    """The buckets are part of a store's format: the same on every machine and version."""
+    from d2l_deepfm.inputs import bytescan
+    values = ['', 'a', '68fd1e64', 'abcdefghijk', 'b12', '\u00e9']
+    assert bytescan.hash_values(values, 1000).tolist() == [883, 310, 474, 813, 793, 144]
+    keys, fits = bytescan.encode(values)
+    assert bytescan.hash_keys(keys, 1000).tolist() == [883, 310, 474, 793, 144]
+    assert bytescan.hash_values(['68fd1e64'], 2 ** 31 - 1).tolist() == \
+        [int((int(bytescan.mix64(keys[2])) >> 32) * (2 ** 31 - 1) >> 32)]

@@ -108,3 +108,41 @@ def test_cli_option(small_ctr, tmp_path):
     assert 'row-sparse embedding gradients' in r.stdout
     doc = json.loads((out / 'metrics.json').read_text())
     assert doc['fm']['config']['sparse_grad'] is True and len(doc['fm']['epochs']) == 1
+
+
+@pytest.mark.parametrize('cls,args', [(FM, (4,)), (DeepFM, (4, [8], 0.0))])
+@pytest.mark.parametrize('flags', [True, False])
+def test_local_tables_step_equals_the_row_sparse_step(cls, args, flags, monkeypatch):
+    """The step on the batch's rows (a twin with small tables) gives the same losses and
+    parameters as MXNet's row-sparse backward, with the flag array and with the hash table."""
+    if not flags:
+        monkeypatch.setattr(sparse.LocalTables, 'FLAG_LIMIT', 0)
+    (_, _), (plain, plain_trainer) = pair(cls, *args)
+    (_, _), (local, local_trainer) = pair(cls, *args)
+    loss = training.make_loss()
+    fast = sparse.LocalTables.for_model(local, loss, local_trainer, [mx.cpu()])
+    assert fast is not None
+    assert sparse.LocalTables.for_model(local, loss, local_trainer, [mx.cpu(0), mx.cpu(1)]) is None
+    for seed, rows in ((0, 3), (1, 5), (2, 2), (3, 6)):
+        x, y = batch(rows, seed)
+        if seed == 3:                                 # a smaller last batch
+            x, y = x[:20], y[:20]
+        X, Y = x.asnumpy(), y.asnumpy().ravel()
+        expected = training.train_batch(plain, X, Y, loss, plain_trainer, [mx.cpu()])[0]
+        got = fast(X, Y)[0]
+        onp.testing.assert_allclose(got.asnumpy(), expected.asnumpy(), rtol=1e-6)
+    for (name, a), b in zip(plain.collect_params().items(), local.collect_params().values()):
+        onp.testing.assert_allclose(b.data().asnumpy(), a.data().asnumpy(), rtol=1e-5, atol=1e-7,
+                                    err_msg=name)
+    # rows of no batch did not move (lazy Adam), and the tables were trained
+    assert not onp.allclose(local.embedding.weight.data().asnumpy()[0], 0)
+
+
+def test_local_tables_distinct_rows():
+    net = training.initialize(FM(FIELD_DIMS, 4, sparse_grad=True), [mx.cpu()])
+    step_ = sparse.LocalTables(net, training.make_loss(), training.make_trainer(net, 0.1), mx.cpu())
+    X = onp.array([[5, 3, 5], [30, 3, 0]], dtype=onp.int32)
+    for _ in range(2):                                # the flags are reset after each batch
+        uniq, inv = step_.unique(X)
+        onp.testing.assert_array_equal(uniq, [0, 3, 5, 30])
+        onp.testing.assert_array_equal(uniq[inv], X)

@@ -133,3 +133,21 @@ def test_train_ch13_as_the_chapter_calls_it(small_data):
     # epoch 3, and the DataLoader's shuffle is not seeded: no claim that AUC keeps rising)
     assert min(r['test_auc'] for r in history) > max(untrained, 0.5) + 0.1
     assert history[-1]['train_loss'] < history[0]['train_loss']
+
+
+@pytest.mark.parametrize('n', [7, 1500])
+def test_scores_are_sklearns(n):
+    """training.scores (numpy) gives scikit-learn's log_loss, roc_auc_score and accuracy_score,
+    with tied probabilities, probabilities of exactly 0, 1 and 0.5, and one-class labels."""
+    from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
+    rng = onp.random.default_rng(n)
+    y = rng.integers(0, 2, n).astype(onp.float32)
+    y[:2] = [0, 1]
+    p = onp.round(rng.random(n), 2)
+    p[:3] = [0.0, 1.0, 0.5]
+    got = training.scores(y, p)
+    assert got['logloss'] == pytest.approx(log_loss(y, onp.clip(p, 1e-7, 1 - 1e-7), labels=[0, 1]),
+                                           rel=1e-12)
+    assert got['auc'] == pytest.approx(roc_auc_score(y, p), rel=1e-12)
+    assert got['acc'] == accuracy_score(y, p > 0.5)
+    assert onp.isnan(training.scores(onp.ones(n), p)['auc'])

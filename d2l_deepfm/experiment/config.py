@@ -14,7 +14,6 @@ This module imports nothing heavy (no MXNet): `--help` and the checks stay fast.
 import dataclasses
 import hashlib
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from typing import List, Optional, Union
@@ -22,6 +21,7 @@ from typing import List, Optional, Union
 from ..errors import ConfigError
 from ..files import read_json
 from ..inputs import layout
+from .bounds import check_values
 from .protocol import (CHAPTER, DEFAULT_MODELS, MODEL_CHOICES, MODEL_SETS, MODELS,  # noqa: F401
                        PROTOCOLS)
 
@@ -30,16 +30,9 @@ KVSTORES = ('device', 'local', 'dist_sync', 'dist_async', 'dist_device_sync')
 LOSSES = ('fixed', 'chapter')
 SPARSE = ('auto', 'on', 'off')
 VERSION = 1
-# (part, field): (flag, lowest value, whether the value is a whole number); None is allowed
-# where the dataclass default is None. A config.json edited by hand is checked like the flags.
-BOUNDS = {('train', 'epochs'): ('--epochs', 1, True), ('train', 'batch_size'): ('--batch-size', 1, True),
-          ('train', 'seed'): ('--seed', 0, True), ('train', 'patience'): ('--patience', 1, True),
-          ('data', 'min_threshold'): ('--min-threshold', 1, True),
-          ('data', 'block_rows'): ('--block-rows', 1, True),
-          ('model', 'num_factors'): ('--num-factors', 1, True), ('model', 'lr'): ('--lr', 0, False),
-          ('model', 'dropout'): ('--dropout', 0, False), ('model', 'wd'): ('--wd', 0, False),
-          ('model', 'wd_embedding'): ('--wd-embedding', 0, False),
-          ('data', 'valid_fraction'): ('--valid-fraction', 0, False)}
+
+MAX_BUCKETS = (2 ** 31 - 1) // 64     # --hash-buckets: int32 indices for up to 64 fields
+
 
 @dataclass
 class DataConfig:
@@ -57,6 +50,7 @@ class DataConfig:
     valid: Optional[str] = None
     valid_fraction: Optional[float] = None
     min_threshold: int = 4
+    hash_buckets: Optional[int] = None      # the hashing trick instead of the vocabulary
     strict: bool = False                    # a malformed row is an error instead of skipped
     store: Optional[str] = None             # a preprocessed store (scale.store)
     block_rows: int = 1 << 20               # rows read at a time from the store
@@ -165,7 +159,7 @@ class RunConfig:
     def check(self):
         """Refuse options that are out of range or do not go together (ConfigError); return self."""
         d, m, t = self.data, self.model, self.train
-        self._check_values()
+        check_values(self)
         if os.path.isdir(self.results_path):     # found before training, not after it
             raise ConfigError(f'--results {self.results_path}: a directory; give a file')
         choices = [('--protocol', t.protocol, tuple(PROTOCOLS)), ('--format', d.format, FORMATS),
@@ -180,6 +174,12 @@ class RunConfig:
         if d.store and (d.valid or d.valid_fraction):
             raise ConfigError('--valid and --valid-fraction do not apply to --data-store: '
                               'preprocess with --valid FILE instead')
+        if d.store and d.hash_buckets:
+            raise ConfigError('--hash-buckets applies to text files: a store is hashed when it is '
+                              'built (python -m d2l_deepfm.preprocess --hash-buckets N)')
+        if d.hash_buckets and d.hash_buckets > MAX_BUCKETS:
+            raise ConfigError(f'--hash-buckets {d.hash_buckets}: at most {MAX_BUCKETS:,} '
+                              '(every field times the buckets must fit in int32 indices)')
         try:
             self.layout_request()
         except layout.LayoutError as e:
@@ -218,28 +218,6 @@ class RunConfig:
         if t.seeds is not None and len(set(t.seeds)) != len(t.seeds):
             raise ConfigError(f'--seeds {t.seeds}: expected distinct seeds')
         return self
-
-    def _check_values(self):
-        """Numbers in range, finite and of the right kind (ConfigError naming the flag)."""
-        for (part, name), (flag, low, whole) in BOUNDS.items():
-            value = getattr(getattr(self, part), name)
-            if value is None or (name == 'wd' and value == 'auto'):
-                continue
-            kinds = (int,) if whole else (int, float)
-            if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) \
-                    or value < low or (value == low and not whole and name != 'dropout') \
-                    or (name in ('dropout', 'valid_fraction') and value >= 1):
-                raise ConfigError(f'{flag} {value!r}: out of range or not a number')
-        for flag, values in (('--mlp-dims', self.model.mlp_dims), ('--seeds', self.train.seeds)):
-            if values is not None and (not isinstance(values, list) or not values or any(
-                    isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in values)):
-                raise ConfigError(f'{flag} {values!r}: expected a list of whole numbers')
-        if self.model.mlp_dims and min(self.model.mlp_dims) < 1:
-            raise ConfigError(f'--mlp-dims {self.model.mlp_dims}: expected positive sizes')
-        devices = self.train.devices
-        if devices is not None and (not isinstance(devices, list) or not devices or
-                                    len(set(map(str, devices))) != len(devices)):
-            raise ConfigError(f'--devices {devices!r}: expected distinct devices like cpu:0,cpu:1')
 
     def layout_request(self):
         """The layout the data options ask for (inputs/layout.py; LayoutError if they clash)."""

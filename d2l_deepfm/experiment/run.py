@@ -87,7 +87,8 @@ def load_data(config, log=print):
         train_path, test_path = os.path.join(folder, 'train.csv'), os.path.join(folder, 'test.csv')
     train, valid, test = load_splits(train_path, test_path, config.layout_request(), d.valid,
                                      d.valid_fraction, min_threshold=d.min_threshold,
-                                     test_fraction=d.test_fraction, strict=d.strict)
+                                     test_fraction=d.test_fraction, strict=d.strict,
+                                     hash_buckets=d.hash_buckets)
     check_input(train, test, d.strict, log)
     if valid is not None and d.strict:
         enforce_strict(valid)
@@ -244,8 +245,10 @@ def _run(config, log, stack):
                    {**config.to_dict(), 'digest': config.digest(), 'data_files': info,
                     'versions': versions()})
         recorded = {k: info[k] for k in ('format', 'layout') if k in info}    # a store: no layout
-        save_feature_map(stage.file('feature_map.json'), train,
-                         min_threshold=config.data.min_threshold, **{'format': 'd2l', **recorded})
+        hashed = getattr(train, 'hash_buckets', None)       # the hashing trick, for predict
+        save_feature_map(stage.file('feature_map.json'), train, min_threshold=None if hashed
+                         else config.data.min_threshold, **{'format': 'd2l', **recorded,
+                                                            **({'hash_buckets': hashed} if hashed else {})})
     devices = parse_devices(config.train.devices)
     log(f'devices: {devices}' + (f', kvstore {cluster.name}: {cluster.num_workers} workers'
                                  if cluster.distributed else ''))

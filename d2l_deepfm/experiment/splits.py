@@ -38,14 +38,16 @@ def mapped(path, train, strict=False):
     """A file mapped with the training set's feat_mapper and defaults (read with its layout)."""
     rows = read(path, train.layout, strict=strict)
     return CTRDataset.from_tokens(rows.labels, rows.tokens, train.feat_mapper, train.defaults,
-                                  skipped=rows.skipped, path=path)
+                                  skipped=rows.skipped, path=path, hash_buckets=train.hash_buckets)
 
 
 def load_splits(train_path, test_path=None, format='d2l', valid_path=None, valid_fraction=None,
-                split_seed=0, min_threshold=4, test_fraction=None, strict=False):
+                split_seed=0, min_threshold=4, test_fraction=None, strict=False,
+                hash_buckets=None):
     """(train, valid, test) CTRDatasets; valid is None without valid_path or valid_fraction.
     Without test_path, test_fraction of the training file's rows (seeded) are the test set.
-    format: a format's name or an `inputs.layout.Layout`."""
+    format: a format's name or an `inputs.layout.Layout`. hash_buckets: the hashing trick
+    (mapping.hash_indices) instead of the vocabulary, for every split."""
     if valid_path and valid_fraction:
         raise ConfigError('give a validation file or a validation fraction, not both')
     if bool(test_path) == bool(test_fraction):
@@ -58,12 +60,13 @@ def load_splits(train_path, test_path=None, format='d2l', valid_path=None, valid
     if valid_fraction:
         (labels, tokens), held_valid = split_tokens(labels, tokens, valid_fraction, split_seed)
     train = CTRDataset.from_tokens(labels, tokens, min_threshold=min_threshold,
-                                   skipped=rows.skipped, path=train_path)
+                                   skipped=rows.skipped, path=train_path, hash_buckets=hash_buckets)
     train.layout, train.notes = rows.layout, rows.notes
 
     def held_out(part, fraction):
         return CTRDataset.from_tokens(*part, train.feat_mapper, train.defaults,
-                                      path=f'{train_path} (held out: {fraction:g})')
+                                      path=f'{train_path} (held out: {fraction:g})',
+                                      hash_buckets=hash_buckets)
     valid = None
     if held_valid is not None:
         valid = held_out(held_valid, valid_fraction)

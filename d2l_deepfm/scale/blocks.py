@@ -14,7 +14,7 @@ import multiprocessing
 import os
 import signal
 import types
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as onp
 import pandas as pd
@@ -73,9 +73,9 @@ def read_block(path, start, end):
     return buf, got
 
 
-def parse_block(path, start, end, fmt):
-    """Parse one block: labels (uint8), per field (codes, uniques, keys) with the field's
-    distinct values in order of first appearance, the number of skipped rows, and the first bad
+def parse_block(path, start, end, fmt, hash_buckets=None):
+    """Parse one block (with hash_buckets: `hash_block` of it). Otherwise: labels (uint8), per
+    field (codes, uniques, keys) with the field's distinct values in order of first appearance, the number of skipped rows, and the first bad
     label (row in block, value) if any.
 
     The block is scanned as bytes (`bytescan`: each token one uint64 key, factorized per field;
@@ -87,11 +87,13 @@ def parse_block(path, start, end, fmt):
     checked = size > 0 and buf[:size].max() >= 0x80
     if checked:                                 # not plain ASCII: UTF-8 before any decoding
         check_block(path, bytes(buf[:size]))
-    block = scan_block(buf, size, fmt)
+    block = scan_block(buf, size, fmt, hash_buckets)
     if block is None:
         if not checked:                         # a NUL byte?
             check_block(path, bytes(buf[:size]))
         block = pandas_block(path, bytes(buf[:size]), fmt)
+        if hash_buckets:
+            block = hash_block(block, hash_buckets)
     return block
 
 
@@ -109,7 +111,7 @@ def check_block(path, raw):
     raise DataError(f'{path}: not UTF-8 text; convert the file to UTF-8')
 
 
-def scan_block(buf, size, fmt):
+def scan_block(buf, size, fmt, hash_buckets=None):
     """parse_block through bytescan, or None where it must not be used."""
     num_columns = FORMATS[fmt] + 1
     scanned = bytescan.scan_buffer(buf, size, num_columns)
@@ -121,6 +123,9 @@ def scan_block(buf, size, fmt):
         return None
     fields = []
     for j in range(1, num_columns):
+        if hash_buckets and not (fmt == 'criteo' and j <= criteo.NUM_INT):
+            fields.append((None, None, keys[j]))      # every key hashed: no factorize needed
+            continue
         codes, ukeys = pd.factorize(keys[j])          # distinct keys = distinct strings
         if fmt == 'criteo' and j <= criteo.NUM_INT:
             # the winners' binning, computed once per distinct value instead of once per row
@@ -134,8 +139,30 @@ def scan_block(buf, size, fmt):
                            None))
         else:
             fields.append((codes.astype(onp.int32), None, ukeys))
-    return types.SimpleNamespace(labels=labels.astype(onp.uint8), fields=fields,
-                                 skipped=skipped, bad_label=None, rows=keys.shape[1])
+    block = types.SimpleNamespace(labels=labels.astype(onp.uint8), fields=fields,
+                                  skipped=skipped, bad_label=None, rows=keys.shape[1])
+    return hash_block(block, hash_buckets) if hash_buckets else block
+
+
+def hash_block(block, buckets):
+    """The block with `hashed`: (num_feat, rows) int32 buckets per field, offsets applied
+    (field f's bucket + f * buckets; mapping.hash_indices' rule: bytescan.hash_keys on keys,
+    hash_values on strings, the same bucket for a value whichever path parsed it)."""
+    out = onp.empty((len(block.fields), block.rows), dtype=onp.int32)
+
+    def one_field(f):
+        codes, uniques, keys = block.fields[f]
+        if codes is None:                             # every row's key
+            out[f] = bytescan.hash_keys(keys, buckets)
+        else:                                         # the distinct values, then their rows
+            distinct = bytescan.hash_values(uniques, buckets) if keys is None else \
+                bytescan.hash_keys(keys, buckets)
+            onp.take(distinct.astype(onp.int32), codes, out=out[f])
+        out[f] += f * buckets
+    with ThreadPoolExecutor(bytescan.THREADS) as pool:   # numpy lets go of the GIL: all cores
+        list(pool.map(one_field, range(len(block.fields))))
+    block.hashed, block.fields = out, None
+    return block
 
 
 _POWERS = 10 ** onp.arange(bytescan.WIDTH - 1, -1, -1, dtype=onp.int64)
@@ -224,20 +251,20 @@ def _fork_ok():
     return 'fork' in multiprocessing.get_all_start_methods()
 
 
-def parsed_blocks(path, fmt, block_bytes, workers):
+def parsed_blocks(path, fmt, block_bytes, workers, hash_buckets=None):
     """parse_block over the whole file, in file order, using `workers` processes."""
     # missing/empty/binary/compressed: one clear line; the rest of the file: check_block
     check_text_file(path, whole=False)
     ranges = line_blocks(path, block_bytes, data_start(path)[0])
     if workers <= 1 or not _fork_ok():
         for start, end in ranges:
-            yield parse_block(path, start, end, fmt)
+            yield parse_block(path, start, end, fmt, hash_buckets)
         return
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('fork'),
                              initializer=_quiet_worker) as pool:
         window = collections.deque()              # a few blocks in flight: memory stays bounded
         for start, end in ranges:
-            window.append(pool.submit(parse_block, path, start, end, fmt))
+            window.append(pool.submit(parse_block, path, start, end, fmt, hash_buckets))
             if len(window) >= 2 * workers:
                 yield window.popleft().result()
         while window:
@@ -256,16 +283,16 @@ def rows_block(rows):
                                  skipped=rows.skipped, bad_label=None, rows=len(rows.labels))
 
 
-def layout_blocks(path, request, block_bytes, workers, seen):
+def layout_blocks(path, request, block_bytes, workers, seen, hash_buckets=None):
     """Parsed blocks of a file in any layout (`request`: an inputs.layout.Layout): plain
     tab-separated d2l/Criteo files in parallel byte ranges (parsed_blocks), anything else (gzip,
     CSV with a header ...) streamed in one process. seen['layout']: the resolved layout, set once
-    the first block is read."""
+    the first block is read. hash_buckets: blocks come hashed (`hash_block`)."""
     if tabular.fast_path(path, request):
         seen['layout'] = request if request.resolved else \
             resolve(request, positional_columns(request.format))
-        yield from parsed_blocks(path, request.format, block_bytes, workers)
+        yield from parsed_blocks(path, request.format, block_bytes, workers, hash_buckets)
         return
     for rows in stream.parsed_blocks(path, request, block_bytes):
         seen['layout'] = rows.layout
-        yield rows_block(rows)
+        yield hash_block(rows_block(rows), hash_buckets) if hash_buckets else rows_block(rows)

@@ -34,7 +34,7 @@ import numpy as onp
 import pandas as pd
 
 from .. import folders, mapping
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..files import write_json
 from ..inputs.formats import NUM_FEAT as FORMATS
 from ..inputs.formats import request_of
@@ -67,23 +67,48 @@ def peak_rss_mb():
     return round(own, 1), round(children, 1)
 
 
+def hashed_split(split, path, blocks, out, num_feat, fmt):
+    """One pass over a file's hashed blocks: their buckets written as they come (no
+    vocabulary, no second pass). Returns the split's report entry."""
+    features = NpyWriter(os.path.join(out, f'{split}.features.npy'), onp.int32, num_feat)
+    labels = NpyWriter(os.path.join(out, f'{split}.labels.npy'), onp.uint8)
+    n = skipped = 0
+    for block in blocks:
+        _check_labels(block, path, n, fmt)
+        features.write(block.hashed.T)
+        labels.write(block.labels)
+        n, skipped = n + block.rows, skipped + block.skipped
+    labels.close()
+    if n == 0:
+        features.file.close()
+        os.remove(features.tmp)
+        raise _no_rows(path, fmt)
+    features.close()
+    return {'input': os.path.abspath(path), 'rows': n, 'skipped': skipped}
+
+
 def preprocess(fmt, train_path, out, test_path=None, valid_path=None, min_threshold=4,
-               block_mb=16, workers=None, log=print):
+               block_mb=16, workers=None, log=print, hash_buckets=None):
     """Build the store in `out`; return the report written to out/store.json. fmt: a format's
     name or an inputs.layout.Layout (the layout is recorded in the feature map and the report).
 
     The store is a transaction (folders.py): `out` is locked while it is built, every file is
     written to a staging folder and published with the manifest last, so a preprocess that
-    fails or is stopped leaves the previous store in `out` as it was."""
+    fails or is stopped leaves the previous store in `out` as it was.
+
+    hash_buckets N: the hashing trick instead of the vocabulary (mapping.hash_indices: each
+    field's value -> a stable hash of its bytes scaled to N buckets; min_threshold does not
+    apply): one pass, and memory holds one block per process whatever the distinct values."""
     request = request_of(fmt)
     with folders.exclusive(out, '--out', 'store'), folders.Staging(out) as stage:
         report = _build(request, train_path, stage.path, test_path, valid_path, min_threshold,
-                        block_mb, workers, log)
+                        block_mb, workers, log, hash_buckets)
         stage.publish('store', format=request.format)
     return report
 
 
-def _build(request, train_path, out, test_path, valid_path, min_threshold, block_mb, workers, log):
+def _build(request, train_path, out, test_path, valid_path, min_threshold, block_mb, workers, log,
+           hash_buckets=None):
     """The store's files, written into `out` (the staging folder)."""
     fmt = request.format
     workers = workers or max(1, min((os.cpu_count() or 1) - 1, 4))   # a core for the merge
@@ -93,10 +118,31 @@ def _build(request, train_path, out, test_path, valid_path, min_threshold, block
     cpu_start = sum(getattr(resource.getrusage(who), f) for f in ('ru_utime', 'ru_stime')
                     for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     seen = {}
-    train_blocks = layout_blocks(train_path, request, block_bytes, workers, seen)
+    train_blocks = layout_blocks(train_path, request, block_bytes, workers, seen, hash_buckets)
     first = next(train_blocks, None)
-    num_feat = len(first.fields) if first is not None else FORMATS.get(fmt, 1)
+    num_feat = FORMATS.get(fmt, 1) if first is None else \
+        len(first.hashed) if hash_buckets else len(first.fields)
     report = {'format': fmt, 'num_feat': num_feat, 'min_threshold': min_threshold, 'splits': {}}
+    if hash_buckets:
+        if hash_buckets * num_feat >= 2 ** 31:
+            raise ConfigError(f'--hash-buckets {hash_buckets}: {num_feat} fields of that many '
+                              'rows do not fit in int32 indices')
+        report.update(min_threshold=None, hash_buckets=hash_buckets)
+        for split, path in (('train', train_path), ('valid', valid_path), ('test', test_path)):
+            if path is None:
+                continue
+            t0 = time.perf_counter()
+            blocks = itertools.chain([first] if first is not None else [], train_blocks) \
+                if split == 'train' else \
+                layout_blocks(path, seen['layout'], block_bytes, workers, {}, hash_buckets)
+            report['splits'][split] = entry = hashed_split(split, path, blocks, out, num_feat, fmt)
+            log(f"{split}: {entry['rows']} rows ({entry['skipped']} skipped), hashed into "
+                f'{hash_buckets} buckets per field; {time.perf_counter() - t0:.1f} s')
+        feat_mapper, defaults, field_dims = mapping.hashed_feature_map(num_feat, hash_buckets)
+        dataset = types.SimpleNamespace(NUM_FEATS=num_feat, feat_mapper=feat_mapper,
+                                        defaults=defaults, field_dims=field_dims)
+        return _finish(report, out, dataset, seen, start, cpu_start, workers, block_mb,
+                       min_threshold=None, hash_buckets=hash_buckets)
 
     # pass 1: parse the training file once; count values; write global ids (where the
     # features will be)
@@ -164,8 +210,15 @@ def _build(request, train_path, out, test_path, valid_path, min_threshold, block
 
     dataset = types.SimpleNamespace(NUM_FEATS=num_feat, feat_mapper=feat_mapper,
                                     defaults=defaults, field_dims=field_dims)
-    mapping.save_feature_map(os.path.join(out, 'feature_map.json'), dataset,
-                             min_threshold=min_threshold, format=fmt, layout=seen['layout'].to_dict())
+    return _finish(report, out, dataset, seen, start, cpu_start, workers, block_mb,
+                   min_threshold=min_threshold)
+
+
+def _finish(report, out, dataset, seen, start, cpu_start, workers, block_mb, **extra):
+    """Write feature_map.json (+ extra) and store.json; return the report."""
+    field_dims = dataset.field_dims
+    mapping.save_feature_map(os.path.join(out, 'feature_map.json'), dataset, format=report['format'],
+                             layout=seen['layout'].to_dict(), **extra)
     report.update(layout=seen['layout'].to_dict(), assumed=seen['layout'].describe())
     seconds = time.perf_counter() - start
     total = sum(s['rows'] + s['skipped'] for s in report['splits'].values())

@@ -159,6 +159,7 @@ def explain_model(model_dir, name, out, input_path=None, rows=5, steps=64, log=p
     the first `rows` rows of `input_path` (else of the training file)."""
     metrics, feature_map = trained.run_documents(model_dir)
     name, kind, cfg = trained.resolve(model_dir, name, metrics, kinds=('fm', 'deepfm'))
+    trained.check_model_file(model_dir, name)
     train_path = training_file(metrics)
     if train_path is None and input_path is None:
         raise DataError(f'{model_dir}: the training file of the run is not found; give --input FILE '

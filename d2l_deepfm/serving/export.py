@@ -46,6 +46,7 @@ def export_model(model_dir, name, out, log=print):
     the export.json document."""
     metrics, feature_map = trained.run_documents(model_dir)
     name, kind, cfg = trained.resolve(model_dir, name, metrics)
+    trained.check_model_file(model_dir, name)
     field_dims = feature_map[2]['field_dims']
     if os.path.exists(out) and not os.path.isdir(out):
         raise DataError(f'--out {out}: exists and is not a folder')

@@ -8,11 +8,9 @@ standard input), with or without the label column; values never seen in training
 than min_threshold there) map to their field's default index, as in the chapter's test set. Any malformed row is an error (skipping it
 would misalign the output).
 """
-import os
-
 import numpy as onp
 
-from .. import folders, training
+from .. import training
 from ..data import CTRDataset
 from ..errors import DataError
 from ..inputs.formats import read
@@ -24,16 +22,14 @@ def load_model(model_dir, name, devices):
     """(function features -> click probabilities, feature map (feat_mapper, defaults, document))
     of model `name` of the run in `model_dir`: fm, deepfm, lr, or another seed's (trained.py).
     Only a finished run's published files, checked against its manifest (folders.reading)."""
-    with folders.reading(model_dir, ['metrics.json', 'feature_map.json'], 'run') as manifest:
-        metrics, feature_map = trained.run_documents(model_dir)
-        name, kind, settings = trained.resolve(model_dir, name, metrics)
-        file = os.path.basename(trained.model_file(model_dir, name))
-        folders.check_file(model_dir, file, manifest['files'].get(file))
-        field_dims = feature_map[2]['field_dims']
-        if kind == 'lr':
-            w = trained.lr_weights(model_dir, name, field_dims)
-            return (lambda features: weights.probability(w, features)), feature_map
-        net = trained.load_net(model_dir, name, kind, settings, field_dims, devices)
+    metrics, feature_map = trained.run_documents(model_dir)
+    name, kind, settings = trained.resolve(model_dir, name, metrics)
+    trained.check_model_file(model_dir, name)
+    field_dims = feature_map[2]['field_dims']
+    if kind == 'lr':
+        w = trained.lr_weights(model_dir, name, field_dims)
+        return (lambda features: weights.probability(w, features)), feature_map
+    net = trained.load_net(model_dir, name, kind, settings, field_dims, devices)
     return (lambda features: training.predict(net, features, devices)), feature_map
 
 
@@ -51,7 +47,8 @@ def read_rows(path, feature_map):
         raise DataError(f'{path}: {rows.tokens.shape[1]} fields, the model has {doc["num_feat"]}')
     n = len(rows.tokens)
     dataset = CTRDataset.from_tokens(rows.labels if rows.labels is not None else onp.zeros(n),
-                                     rows.tokens, feat_mapper, defaults, path=path)
+                                     rows.tokens, feat_mapper, defaults, path=path,
+                                     hash_buckets=doc.get('hash_buckets'))   # as in training
     return rows.labels, dataset
 
 

@@ -10,6 +10,7 @@ import re
 
 import mxnet as mx
 
+from .. import folders
 from ..errors import DataError
 from ..experiment.baseline import load_lr
 from ..files import read_json
@@ -22,17 +23,19 @@ NAME = re.compile(r'(fm|deepfm|lr)(-seed-?\d+)?')
 
 
 def run_documents(model_dir):
-    """(metrics.json, (feat_mapper, defaults, feature_map.json)) of a finished run."""
-    if not os.path.isdir(model_dir):
-        raise DataError(f'{model_dir}: no such directory; give the --out folder of a training run')
-    metrics = read_json(os.path.join(model_dir, 'metrics.json'), what='metrics file')
-    if metrics is None:
-        raise DataError(f'{model_dir}: no metrics.json; it is not a finished training run '
-                        '(train with python -m d2l_deepfm.train --out DIR, or --resume it)')
-    path = os.path.join(model_dir, 'feature_map.json')
-    if not os.path.isfile(path):
-        raise DataError(f'{model_dir}: no feature_map.json; it is not a finished training run')
-    return metrics, load_feature_map(path)
+    """(metrics.json, (feat_mapper, defaults, feature_map.json)) of a finished run: only its
+    published files, checked against its manifest (folders.reading), as every reader does."""
+    with folders.reading(model_dir, ['metrics.json', 'feature_map.json'], 'run'):
+        metrics = read_json(os.path.join(model_dir, 'metrics.json'), what='metrics file',
+                            missing_ok=False)
+        return metrics, load_feature_map(os.path.join(model_dir, 'feature_map.json'))
+
+
+def check_model_file(model_dir, name):
+    """The model's file is the one the run published (size and SHA-1 in its manifest)."""
+    file = os.path.basename(model_file(model_dir, name))
+    with folders.reading(model_dir, [file], 'run'):
+        pass
 
 
 def model_file(model_dir, name):
