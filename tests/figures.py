@@ -6,18 +6,21 @@ notebook shows into a JSON file (the figures of an executed notebook, not only i
 
 
 def describe(fig):
-    """{y label: {'curves': {label: (xs, ys)}, 'marks': [(x, colour)], 'colours': {label: colour}}}"""
+    """{y label: {'curves': {label: (xs, ys)}, 'marks': [(x, colour)], 'points': [(x, y, colour)],
+    'colours': {label: colour}}}: marks are vertical lines, points single unlabelled markers."""
     panels = {}
     for ax in fig.axes:
-        curves, marks, colours = {}, [], {}
+        curves, marks, points, colours = {}, [], [], {}
         for line in ax.get_lines():
             xs, ys = [float(v) for v in line.get_xdata()], [float(v) for v in line.get_ydata()]
             if len(set(xs)) == 1 and len(xs) == 2 and ys == [0.0, 1.0]:      # axvline
                 marks.append((xs[0], line.get_color()))
+            elif len(xs) == 1 and line.get_label().startswith('_'):
+                points.append((xs[0], ys[0], line.get_color()))
             else:
                 curves[line.get_label()] = (xs, ys)
                 colours[line.get_label()] = line.get_color()
-        panels[ax.get_ylabel()] = {'curves': curves, 'marks': marks, 'colours': colours}
+        panels[ax.get_ylabel()] = {'curves': curves, 'marks': marks, 'points': points, 'colours': colours}
     return panels
 
 

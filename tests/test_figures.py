@@ -1,6 +1,7 @@
 """The convergence figure checked by what it shows: one curve per model per panel, the right
 points, each model's picked epoch marked in its colour."""
 import pytest
+from matplotlib import pyplot as plt
 
 from d2l_deepfm import train
 from d2l_deepfm.experiment import report
@@ -28,6 +29,10 @@ def check_figure(panels, histories, best):
             assert ys == pytest.approx([r[key] for r in records])
         marked = sorted((x, colour) for x, colour in panel['marks'])
         assert marked == sorted((best[n], panel['colours'][report.LABELS[n]]) for n in best), label
+        for x, y, colour in panel.get('points', []):        # a marker on a model's curve, at its pick
+            name = next(n for n in best if panel['colours'][report.LABELS[n]] == colour)
+            xs, ys = panel['curves'][report.LABELS[name]]
+            assert x == best[name] and y == pytest.approx(ys[xs.index(x)]), label
 
 
 def test_plot_convergence_draws_every_model_and_marks_the_picked_epoch():
@@ -35,9 +40,11 @@ def test_plot_convergence_draws_every_model_and_marks_the_picked_epoch():
     fig = report.plot_convergence(histories, title='t', best={'fm': 2, 'deepfm': 3})
     check_figure(describe(fig), histories, {'fm': 2, 'deepfm': 3})
     assert 'validation logloss (picks the epoch)' in describe(fig)
+    plt.close(fig)
     fig = report.plot_convergence({'fm': history(4, valid=False)})    # no marks without best,
     check_figure(describe(fig), {'fm': history(4, valid=False)}, {})   # no validation panel
     assert len(describe(fig)) == len(report.PANELS) - 1
+    plt.close(fig)
 
 
 def test_the_runs_figure_shows_its_histories(small_ctr, tmp_path, monkeypatch):
@@ -58,3 +65,4 @@ def test_the_runs_figure_shows_its_histories(small_ctr, tmp_path, monkeypatch):
     assert len(figures) == 1 and (out / 'convergence.png').stat().st_size > 0
     check_figure(describe(figures[0]), {n: doc[n]['epochs'] for n in ('fm', 'deepfm')},
                  {n: doc[n]['best_epoch'] for n in ('fm', 'deepfm')})
+    plt.close(figures[0])

@@ -52,7 +52,8 @@ def run_train(capsys, *argv):
 def test_min_threshold_sets_the_rule(small_ctr, tmp_path, capsys):
     path = os.path.join(small_ctr, 'train.csv')
     for threshold in (1, 4, 10):
-        out = run_train(capsys, '--data-dir', small_ctr, '--model', 'lr', '--min-threshold', threshold,
+        out = run_train(capsys, '--protocol', 'chapter', '--data-dir', small_ctr,
+                        '--model', 'lr', '--min-threshold', threshold,
                         '--out', tmp_path / str(threshold), '--no-progress')
         doc = json.loads((tmp_path / str(threshold) / 'feature_map.json').read_text())
         expected = CTRDataset(path, min_threshold=threshold)
@@ -65,7 +66,8 @@ def test_loss_chapter_from_the_command_line(small_ctr, tmp_path, capsys):
     """--loss chapter trains with the double sigmoid and says so in metrics.json."""
     docs = {}
     for loss in ('fixed', 'chapter'):
-        out = run_train(capsys, '--data-dir', small_ctr, '--model', 'fm', '--epochs', 3, '--loss', loss,
+        out = run_train(capsys, '--protocol', 'chapter', '--data-dir', small_ctr,
+                        '--model', 'fm', '--epochs', 3, '--loss', loss,
                         '--out', tmp_path / loss, '--no-progress')
         docs[loss] = json.loads(open(os.path.join(out, 'metrics.json')).read())
         assert docs[loss]['loss'] == loss
@@ -78,7 +80,8 @@ def test_loss_chapter_from_the_command_line(small_ctr, tmp_path, capsys):
 def test_wd_embedding_from_the_command_line(small_ctr, tmp_path, capsys):
     norms = {}
     for name, extra in (('plain', []), ('penalized', ['--wd-embedding', '0.05'])):
-        out = run_train(capsys, '--data-dir', small_ctr, '--model', 'fm', '--epochs', 2, *extra,
+        out = run_train(capsys, '--protocol', 'chapter', '--data-dir', small_ctr,
+                        '--model', 'fm', '--epochs', 2, *extra,
                         '--out', tmp_path / name, '--no-progress')
         config = json.loads(open(os.path.join(out, 'metrics.json')).read())['fm']['config']
         assert config.get('wd_embedding') == (0.05 if extra else None)
