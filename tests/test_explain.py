@@ -6,7 +6,7 @@ import os
 import numpy as onp
 import pytest
 
-from d2l_deepfm import explain as command, predict, train
+from d2l_deepfm import explain as command, folders, predict, train
 from d2l_deepfm.inputs import synthetic
 from d2l_deepfm.serving import explain, trained
 from d2l_deepfm.serving.predict import read_rows
@@ -91,6 +91,11 @@ def test_explain_needs_rows_to_explain_on(trained_run, tmp_path, capsys):
     doc = json.load(open(os.path.join(run, 'metrics.json')))
     doc['data'].update(folder=str(tmp_path / 'gone'), train=str(tmp_path / 'gone' / 'train.csv'))
     json.dump(doc, open(os.path.join(run, 'metrics.json'), 'w'))
+    # a published run whose training rows have gone since: its manifest names this metrics.json
+    manifest = json.load(open(os.path.join(run, folders.MANIFEST)))
+    size, sha1 = folders.digest(os.path.join(run, 'metrics.json'))
+    manifest['files']['metrics.json'] = {'bytes': size, 'sha1': sha1}
+    json.dump(manifest, open(os.path.join(run, folders.MANIFEST), 'w'))
     capsys.readouterr()
     assert command.main(['--model-dir', run, '--out', str(tmp_path / 'ex')]) == 2
     err = capsys.readouterr().err

@@ -100,7 +100,7 @@ def test_ssh_plan_builds_the_remote_command_lines(tmp_path):
     (['-n', '2'], 'no command'),
     (['-n', '0', '--', 'true'], 'must be positive'),
     (['-n', '1', '-s', '0', '--', 'true'], 'must be positive'),
-    (['-n', '1', '--timeout', '0', '--', 'true'], 'must be positive'),
+    (['-n', '1', '--timeout', '0', '--', 'true'], 'argument --timeout: expected a positive number'),
     (['-n', '1', '--env', 'PORT=1', '--', 'true'], 'never PORT'),
     (['-n', '1', '--env', 'NOEQUALS', '--', 'true'], 'expected NAME=VALUE'),
     (['-n', '1', '--hosts', '/nonexistent/hosts', '--', 'true'], '/nonexistent/hosts'),
