@@ -102,7 +102,7 @@ def data_line(doc):
             f"{d['num_features']} features")
     if d['source'] == 'synthetic':
         line += (" — d2l's ctr.zip could not be downloaded, so this is the offline stand-in from "
-                 "`d2l_deepfm/synthetic.py` (planted first-order, pairwise and three-way XOR effects)")
+                 "`d2l_deepfm/inputs/synthetic.py` (planted first-order, pairwise and three-way XOR effects)")
     return line
 
 
@@ -124,7 +124,10 @@ def avazu_section(folder, out, log):
                 f'`{os.path.abspath(folder)}` (pass `--avazu DIR`).', ''], None
     cmd, doc = run('compare', avazu_args, out, log)
     preds, labels = test_predictions(out, doc, avazu_args)
-    return ['## Real Avazu rows: FM vs DeepFM vs LR', '', f'`{cmd}`', '',
+    return ['## Real Avazu rows: FM vs DeepFM vs LR', '',
+            "This command runs the default protocol (no `--protocol chapter`: Adam lr 0.001, "
+            "batches of 256, penalties scaled by 1/n; see below), here with patience 5, not the "
+            "chapter's settings of the other tables.", '', f'`{cmd}`', '',
             data_line(doc) + f' (looked in `{os.path.relpath(folder, ROOT)}`; all rows from the '
             "first hour of Avazu's training file; read as: " + doc['data']['assumed'] + ')', '',
             summary_table(doc), '',
