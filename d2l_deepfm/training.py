@@ -18,12 +18,12 @@ import time
 
 import mxnet as mx
 import numpy as onp
-import pandas as pd
 from mxnet import autograd, gluon, init, np
 from tqdm.auto import tqdm
 
 from . import numpy_mode  # noqa: F401  (MXNet's NumPy semantics, as the chapter)
 from .errors import TrainingDiverged
+from .metrics import scores  # noqa: F401  (training.scores: the loop's metrics)
 from .scale.sparse import LocalTables
 
 
@@ -74,29 +74,6 @@ def predict(net, features, devices, batch_size=8192):
 def evaluate(net, features, labels, devices, batch_size=8192):
     """logloss, AUC and accuracy at 0.5 on one dataset (metrics from scikit-learn)."""
     return scores(labels, predict(net, features, devices, batch_size))
-
-
-def scores(labels, p):
-    """logloss, AUC and accuracy at 0.5 of click probabilities `p` (any model's).
-
-    The numbers of scikit-learn's log_loss (p clipped to [1e-7, 1 - 1e-7]), roc_auc_score and
-    accuracy_score (tests/test_training.py compares them), computed with numpy: sklearn's
-    input checks cost more than the metrics on a small test set (~5% of a small epoch).
-    AUC is the Mann-Whitney statistic: the mean rank of the clicks (ties share their mean
-    rank, i.e. count one half), which is the area under the ROC curve."""
-    labels = onp.asarray(labels, dtype=onp.float64).ravel()
-    p = onp.asarray(p, dtype=onp.float64).ravel()
-    if len(labels) == 0 or len(labels) != len(p):
-        raise ValueError(f'scores: {len(labels)} labels for {len(p)} predictions')
-    clicks = labels.sum()
-    if 0 < clicks < len(labels):
-        ranks = pd.Series(p).rank(method='average').to_numpy()
-        auc = (ranks[labels == 1].sum() - clicks * (clicks + 1) / 2) / (clicks * (len(labels) - clicks))
-    else:
-        auc = float('nan')
-    q = onp.clip(p, 1e-7, 1 - 1e-7)
-    logloss = -onp.mean(onp.where(labels == 1, onp.log(q), onp.log1p(-q)))
-    return {'logloss': float(logloss), 'auc': float(auc), 'acc': float(onp.mean((p > 0.5) == labels))}
 
 
 def seed_everything(seed):

@@ -6,7 +6,8 @@ models is larger than the seed-to-seed spread. The spread is the sample standard
 the data split.
 """
 import numpy as onp
-from sklearn.metrics import roc_auc_score
+
+from ..metrics import auc
 
 METRICS = ('test_auc', 'test_logloss')
 
@@ -41,7 +42,7 @@ def paired_bootstrap(labels, preds_a, preds_b, rounds=1000, seed=0, level=0.95):
 
     def gap(rows):
         y = labels[rows]
-        return float(onp.mean([roc_auc_score(y, pa[rows]) - roc_auc_score(y, pb[rows])
+        return float(onp.mean([auc(y, pa[rows]) - auc(y, pb[rows])
                                for pa, pb in zip(preds_a, preds_b)]))
     rng, gaps = onp.random.default_rng(seed), []
     for _ in range(rounds):
