@@ -1,6 +1,7 @@
 """Training from a store with a large vocabulary: ours (before/after) vs a PyTorch DeepFM, one run.
 
     python benchmarks/store_training.py --store STORE [--rows 400000] [--rounds 2] [--pieces]
+        [--before CHECKOUT]
 
 STORE: a store written by `python -m d2l_deepfm.preprocess` (e.g. from benchmarks/criteo_vocab.py
 files: ~300-400k features). Every pipeline trains DeepFM with the chapter's shapes (10 factors,
@@ -11,6 +12,9 @@ of its own with OMP_NUM_THREADS=--threads:
   local     ours: row-sparse embeddings, the step on the batch's rows (sparse.LocalTables);
   mxsparse  ours before: the same model, MXNet's own row-sparse backward (LocalTables off);
   dense     ours with dense embedding gradients (--sparse-grad off);
+  before    with --before CHECKOUT: `dense`'s model and MXNet's own row-sparse step, imported
+            from another checkout of this repository (e.g. `git worktree add /tmp/old 8822a3e`:
+            the code before issue 14);
   pytorch   a DeepFM of the same shape, nn.Embedding(sparse=True) + SparseAdam for the tables
             and Adam for the rest (the way a torch user would write it).
 
@@ -64,17 +68,22 @@ def run_ours(args):
 
     import d2l_deepfm.numpy_mode  # noqa: F401
     from d2l_deepfm import training
-    from d2l_deepfm.scale import sparse
     from d2l_deepfm.models import DeepFM
+    try:
+        from d2l_deepfm.scale import sparse
+    except ImportError:                     # a --before checkout: the flat layout
+        from d2l_deepfm import sparse
     batches, dims, n = batches_of(args)
-    sparse.LocalTables.enabled = args.worker == 'local'
+    if hasattr(sparse, 'LocalTables'):
+        sparse.LocalTables.enabled = args.worker == 'local'
     training.seed_everything(0)
     net = training.initialize(DeepFM(dims, K, MLP, DROP, sparse_grad=args.worker != 'dense'),
                               [mx.cpu()])
     trainer = training.make_trainer(net, LR)
     loss = training.make_loss()
     devices = [mx.cpu()]
-    local = sparse.LocalTables.for_model(net, loss, trainer, devices)
+    local = sparse.LocalTables.for_model(net, loss, trainer, devices) \
+        if hasattr(sparse, 'LocalTables') else None
     assert (local is not None) == (args.worker == 'local')
 
     def step(X, y):
@@ -179,7 +188,8 @@ def run_pytorch(args):
     return {'epochs': epochs, 'features': num_inputs, 'rows': n, 'torch': torch.__version__}
 
 
-WORKERS = {'local': run_ours, 'mxsparse': run_ours, 'dense': run_ours, 'pytorch': run_pytorch}
+WORKERS = {'local': run_ours, 'mxsparse': run_ours, 'dense': run_ours, 'before': run_ours,
+           'pytorch': run_pytorch}
 
 
 def main(argv=None):
@@ -191,13 +201,19 @@ def main(argv=None):
     p.add_argument('--pipelines', default='local,mxsparse,pytorch')
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--pieces', action='store_true')
+    p.add_argument('--before', metavar='CHECKOUT',
+                   help="another checkout of this repository: adds the 'before' pipeline")
     p.add_argument('--worker', choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    p.add_argument('--root', default=ROOT, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
+        sys.path.insert(0, args.root)
         print(json.dumps(WORKERS[args.worker](args)))
         return 0
     env = {**os.environ, 'PYTHONPATH': ROOT, 'OMP_NUM_THREADS': str(args.threads)}
     pipelines = [q for q in args.pipelines.split(',') if q]
+    if args.before and 'before' not in pipelines:
+        pipelines.insert(0, 'before')
     if 'pytorch' in pipelines and subprocess.run([sys.executable, '-c', 'import torch'],
                                                  capture_output=True).returncode != 0:
         print('note: PyTorch is not installed: skipping its pipeline')
@@ -210,7 +226,9 @@ def main(argv=None):
             cmd = [sys.executable, os.path.abspath(__file__), '--worker', q, '--store', args.store,
                    '--rows', str(args.rows), '--epochs', str(args.epochs),
                    '--threads', str(args.threads)] + (['--pieces'] if args.pieces else [])
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            root = os.path.abspath(args.before) if q == 'before' else ROOT
+            proc = subprocess.run(cmd + ['--root', root], capture_output=True, text=True,
+                                  env={**env, 'PYTHONPATH': root})
             if proc.returncode != 0:
                 raise SystemExit(f'error: {q} failed:\n{proc.stderr[-3000:]}')
             res = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -228,6 +246,11 @@ def main(argv=None):
             cpu = [a[1] / b[1] for a, b in zip(results[q], base)]
             print(f'{q} / pytorch, per round: wall ' + ', '.join(f'{x:.2f}x' for x in ratios)
                   + '; CPU ' + ', '.join(f'{x:.2f}x' for x in cpu))
+    for q in pipelines:
+        if 'before' in results and q not in ('before', 'pytorch'):
+            print(f'{q} / before, per round: ' + ', '.join(
+                f'{a[0] / b[0]:.2f}x wall, {a[1] / b[1]:.2f}x CPU'
+                for a, b in zip(results[q], results['before'])))
     if 'local' in results and 'mxsparse' in results:
         print('local / mxsparse, per round: ' + ', '.join(
             f'{a[0] / b[0]:.2f}x' for a, b in zip(results['local'], results['mxsparse'])))

@@ -4,11 +4,11 @@ import os
 import mxnet as mx
 import numpy as onp
 import pytest
-from mxnet import init, np
+from mxnet import autograd, init, np
 from mxnet.gluon import nn
 
 from d2l_deepfm import chapter
-from d2l_deepfm.models import FM, DeepFM, field_ones, sum_fields
+from d2l_deepfm.models import FM, DeepFM, sum_fields
 
 FIELD_DIMS = [3, 5, 2, 7, 4]
 
@@ -32,9 +32,15 @@ def logit(p):
 
 @pytest.mark.parametrize('width', [3, 1])
 def test_sum_fields_is_sum_over_axis_1(width):
-    e, x = np.random.normal(size=(8, 5, width)), rows(8)
-    onp.testing.assert_allclose(sum_fields(mx, e, field_ones(mx, x, 5)).asnumpy(),
-                                e.sum(axis=1).asnumpy(), rtol=1e-5, atol=1e-6)
+    e = np.random.normal(size=(8, 5, width))
+    e.attach_grad()
+    g = np.random.normal(size=(8, width))
+    with autograd.record():
+        out = sum_fields(mx, e, 5, width)
+    out.backward(g)
+    onp.testing.assert_allclose(out.asnumpy(), e.sum(axis=1).asnumpy(), rtol=1e-5, atol=1e-6)
+    onp.testing.assert_allclose(e.grad.asnumpy(),                 # d/de of <g, sum_i e_i>
+                                onp.broadcast_to(g.asnumpy()[:, None, :], (8, 5, width)))
 
 
 def test_fm_is_bias_plus_linear_plus_explicit_pairwise_sum():
