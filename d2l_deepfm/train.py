@@ -32,9 +32,10 @@ def build_parser(prog='python -m d2l_deepfm.train', description=DESCRIPTION):
     p.add_argument('--protocol', choices=tuple(PROTOCOLS), default='default',
                    help="default: a seeded 10%% validation hold-out picks the epoch (stop after 3 "
                         'epochs without improvement), batches of 256, lr 0.001, L2 penalties '
-                        "scaled by 1/n, FM, DeepFM and LR (README, docs/defaults.md); chapter: the "
-                        "chapter's experiment (whole training file, 30 epochs, batch 2048, the "
-                        'last epoch reported, no penalty, FM and DeepFM); flags given override')
+                        "scaled by 1/n, DeepFM's MLP 400-400-400, FM, DeepFM and LR (README, "
+                        "docs/defaults.md); chapter: the chapter's experiment (whole training "
+                        'file, 30 epochs, batch 2048, the last epoch reported, no penalty, MLP '
+                        '30-20-10, FM and DeepFM); flags given override')
     p.add_argument('--model', choices=MODEL_CHOICES,
                    help='both: FM and DeepFM; lr: the logistic-regression baseline; all: the three '
                         '(default protocol: all; chapter: both)')
@@ -69,7 +70,8 @@ def build_parser(prog='python -m d2l_deepfm.train', description=DESCRIPTION):
     p.add_argument('--lr', type=positive(float), help='learning rate (default protocol: 0.001; '
                    'chapter: FM 0.02, DeepFM 0.01)')
     p.add_argument('--num-factors', type=positive(int), help='embedding size (chapter: FM 20, DeepFM 10)')
-    p.add_argument('--mlp-dims', type=int_list, help='DeepFM hidden layers (chapter: 30,20,10)')
+    p.add_argument('--mlp-dims', type=int_list, help="DeepFM hidden layers (default protocol: 400,400,400, the DeepFM "
+                        "paper's; chapter: 30,20,10)")
     p.add_argument('--dropout', type=rate, help='DeepFM dropout rate, in [0, 1) (chapter: 0.1)')
     p.add_argument('--wd', type=penalty, help='L2 weight decay (Adam wd) for FM and DeepFM (not in '
                    "the chapter: none); 'auto': pick it and --wd-embedding on the validation set "

@@ -84,6 +84,10 @@ def test_the_chapter_protocol_is_one_flag_away():
         (256, 3, 0.1, ('fm', 'deepfm', 'lr'))
     s = d.model_settings('deepfm', 10000)                    # penalties scale with 1/n
     assert s['lr'] == 0.001 and s['wd'] == pytest.approx(3e-4) and s['wd_embedding'] == pytest.approx(3e-2)
+    assert s['mlp_dims'] == [400, 400, 400]                   # the DeepFM paper's MLP
+    s['mlp_dims'].append(1)                                   # a copy: the protocol is unchanged
+    assert d.model_settings('deepfm')['mlp_dims'] == [400, 400, 400]
+    assert config_from_argv(['--mlp-dims', '8']).model_settings('deepfm')['mlp_dims'] == [8]
     assert config_from_argv(['--valid', 'v.csv']).data.valid_fraction is None   # a given file wins
     assert config_from_argv(['--wd', '0.01']).model_settings('fm', 10000)['wd'] == 0.01
 

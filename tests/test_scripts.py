@@ -54,3 +54,17 @@ def test_cross_validation_folds_partition_the_rows(tmp_path):
         assert sets['valid'] == read(folders[(k + 1) % 5], 'test')         # fold k+1 validates k
         tests += sets['test']
     assert sorted(tests) == list(range(30))                                # each row tested once
+
+
+def test_planted_family_scales_the_planted_parts(tmp_path):
+    """d2 doubles the first-order part (LR's share); d0 is the default data, unchanged."""
+    import planted_family
+    from d2l_deepfm.inputs import synthetic
+    values = synthetic.generate(200, seed=3)[1]
+    parts = synthetic.planted(values)
+    doubled = synthetic.true_logit(values, scales=(2.0, 1.0, 1.0)) - synthetic.true_logit(values)
+    onp.testing.assert_allclose(doubled, parts['first'])
+    assert planted_family.FAMILY['d0'][2:4] == (0, 1234)          # data/synthetic's seeds
+    assert planted_family.main([str(tmp_path), '--only', 'd4']) == 0
+    lines = open(tmp_path / 'd4' / 'train.csv').read().splitlines()
+    assert len(lines) == 6000 and len(lines[0].split('\t')) == 35

@@ -21,7 +21,10 @@ PROTOCOLS = {
 }
 # The default protocol's model settings: Adam's step, and the L2 penalties as multiples of 1/n
 # (n training rows, as LR's C: a penalty on the mean loss counts less per row as data grows):
-# `wd` for the first-order weights, bias and MLP, `wd_embedding` for the factors v_i.
-# Chosen on a family of planted datasets and the Criteo/Avazu samples (docs/defaults.md).
+# `wd` for the first-order weights, bias and MLP, `wd_embedding` for the factors v_i; and
+# DeepFM's MLP as in the DeepFM paper (Guo et al., 2017: 400-400-400) rather than the chapter's
+# 30-20-10, which often stops before it has learned the high-order part (+0.028 test AUC on
+# planted three-way interactions). Chosen on a family of planted datasets and the Criteo/Avazu
+# samples (docs/defaults.md).
 DEFAULT_MODELS = {'fm': {'lr': 0.001, 'wd': 30, 'wd_embedding': 300},
-                  'deepfm': {'lr': 0.001, 'wd': 3, 'wd_embedding': 300}}
+                  'deepfm': {'lr': 0.001, 'wd': 3, 'wd_embedding': 300, 'mlp_dims': [400, 400, 400]}}

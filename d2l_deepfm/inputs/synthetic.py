@@ -63,22 +63,25 @@ def planted(values, spec_seed=1234, num_feat=NUM_FEAT):
     return parts
 
 
-def true_logit(values, spec_seed=1234, num_feat=NUM_FEAT):
-    """The planted model's logit of each row (its click probability is sigmoid of it)."""
+def true_logit(values, spec_seed=1234, num_feat=NUM_FEAT, scales=(1.0, 1.0, 1.0)):
+    """The planted model's logit of each row (its click probability is sigmoid of it); scales
+    multiply its first-order, pairwise and three-way parts."""
     parts = planted(values, spec_seed, num_feat)
-    return parts['bias'] + parts['first'] + parts['pairs'] + parts['triples']
+    first, pairs, triples = scales
+    return parts['bias'] + first * parts['first'] + pairs * parts['pairs'] + triples * parts['triples']
 
 
-def generate(num_rows, seed=0, num_feat=NUM_FEAT, spec_seed=1234):
+def generate(num_rows, seed=0, num_feat=NUM_FEAT, spec_seed=1234, scales=(1.0, 1.0, 1.0)):
     """Return (labels int (n,), values int (n, num_feat)) drawn from the planted model.
 
-    `spec_seed` fixes the planted model (so train and test files share it); `seed` the rows.
+    `spec_seed` fixes the planted model (so train and test files share it); `seed` the rows;
+    `scales` multiply its first-order, pairwise and three-way parts (scripts/planted_family.py).
     """
     card, probs = planted(None, spec_seed, num_feat)
     rng = onp.random.default_rng(seed)
     values = onp.stack([rng.choice(card[f], size=num_rows, p=probs[f]) for f in range(num_feat)],
                        axis=1)
-    logit = true_logit(values, spec_seed, num_feat)
+    logit = true_logit(values, spec_seed, num_feat, scales)
     labels = (rng.random(num_rows) < 1 / (1 + onp.exp(-logit))).astype(int)
     return labels, values
 
