@@ -245,3 +245,24 @@ def test_hash_rule_is_stable():
     assert bytescan.hash_keys(keys, 1000).tolist() == [883, 310, 474, 793, 144]
     assert bytescan.hash_values(['68fd1e64'], 2 ** 31 - 1).tolist() == \
         [int((int(bytescan.mix64(keys[2])) >> 32) * (2 ** 31 - 1) >> 32)]
+
+
+def test_field_ids_number_values_in_order_of_first_appearance_whichever_way_they_come():
+    """Blocks of keys (byte blocks) and of strings (pandas blocks: long values, NUL, UTF-8)
+    give each value one id, in order of first appearance (the plain rule: a dict)."""
+    from d2l_deepfm.inputs import bytescan
+    from d2l_deepfm.scale.vocabulary import FieldIds
+    rng = onp.random.default_rng(0)
+    pool = [f'{i:x}' for i in range(2000)] + [f'a-long-value-{i}' for i in range(30)] + \
+        ['', 'é', 'ü' * 4, 'ü' * 5, 'a\x00', 'a']
+    ids, plain = FieldIds(), {}
+    for block in range(50):
+        values = onp.array(list(dict.fromkeys(rng.choice(pool, size=int(rng.integers(1, 300))))),
+                           dtype=object)
+        keys, fits = bytescan.encode(values)
+        as_keys = block % 2 and fits.all() and not any('\x00' in v for v in values)
+        got = ids.lookup_keys(keys) if as_keys else ids.lookup(values)
+        assert got.tolist() == [plain.setdefault(v, len(plain)) for v in values]
+    assert len(ids) == len(plain) and ids.values() == list(plain)
+    keep = rng.random(len(plain)) < 0.3
+    assert ids.values(keep) == [v for v, k in zip(plain, keep) if k]

@@ -3,6 +3,7 @@ first appearance, with its count; then the chapter's rule (`mapping.keep_frequen
 the feature map, and `map_block` maps test and validation blocks with it."""
 import numpy as onp
 import pandas as pd
+from pandas._libs import hashtable   # pandas' uint64 hash table (pandas is pinned: constraints.txt)
 
 from .. import mapping
 from ..inputs import bytescan
@@ -11,63 +12,94 @@ from ..inputs import bytescan
 class FieldIds:
     """Ids of one field's distinct values, 0, 1, ... in order of first appearance.
 
-    Known values sit in a pandas Index (one vectorized lookup per block); values first seen
-    since the last rebuild sit in a dict; the Index is rebuilt when the dict has grown to a
-    quarter of it, so the rebuilds cost O(1) per value overall. Values that arrive as
-    bytescan's uint64 keys are looked up by key in a second such pair (key -> id); a key seen
-    for the first time is decoded to its string and given that string's id, so a value gets
-    the same id whether its block came as keys or as strings."""
+    A value of at most 8 bytes in UTF-8 (and without NUL) is known by its bytescan key, whether
+    its block came as keys (byte blocks) or as strings (pandas blocks: `bytescan.encode`), so a
+    value gets the same id either way; a longer value is known by its string. The keys sit in
+    pandas' uint64 hash table, which numbers the keys it has not seen as it meets them
+    (`get_labels` from the count so far): one vectorized call per block and field, no Python
+    object per value (decoding each new key to a string was half of preprocessing a Criteo-like
+    log whose vocabulary keeps growing). `key_id` turns a key's number into its id; longer
+    values (rare) sit in a dict. Strings are made only for `values()`."""
 
     def __init__(self):
-        self.index, self.recent = pd.Index([], dtype=object), {}
-        self.key_index, self.key_ids = pd.Index(onp.zeros(0, onp.uint64)), onp.zeros(0, onp.int64)
-        self.key_recent, self.key_misses = {}, 0
+        self.table = hashtable.UInt64HashTable()
+        self.key_id = onp.zeros(1024, onp.int64)          # key number -> id
+        self.id_key = onp.zeros(1024, onp.int64)          # id -> key number, -1: a long value
+        self.key_chunks, self.num_keys, self.size = [], 0, 0
+        self.strings, self.long_values = {}, {}           # long value -> id, id -> long value
 
     def __len__(self):
-        return len(self.index) + len(self.recent)
-
-    def lookup(self, uniques):
-        """Ids of `uniques` (distinct values), new values getting the next ids in order."""
-        gid = self.index.get_indexer(uniques).astype(onp.int64)
-        miss = onp.flatnonzero(gid < 0)
-        if len(miss):
-            recent, base = self.recent, len(self.index)
-            gid[miss] = [recent.setdefault(v, base + len(recent)) for v in uniques[miss]]
-            if len(recent) > max(1024, len(self.index) // 4):
-                self.index = self.index.append(pd.Index(list(recent), dtype=object))
-                self.recent = {}
-        return gid
+        return self.size
 
     def lookup_keys(self, keys):
-        """`lookup` for values given as distinct bytescan keys (uint64)."""
-        pos = self.key_index.get_indexer(keys)
-        gid = self.key_ids.take(pos, mode='clip') if len(self.key_ids) else onp.full(len(pos), -1)
-        miss = onp.flatnonzero(pos < 0)
-        if len(miss):
-            recent = self.key_recent
-            missed = keys[miss]
-            found = onp.fromiter((recent.get(k, -1) for k in missed.tolist()), dtype=onp.int64,
-                                 count=len(missed))
-            new = onp.flatnonzero(found < 0)
-            self.key_misses += len(missed) - len(new)
-            if len(new):                              # first time this key: its string's id
-                strings = onp.array(bytescan.decode(missed[new]), dtype=object)
-                found[new] = self.lookup(strings)
-                recent.update(zip(missed[new].tolist(), found[new].tolist()))
-            gid[miss] = found
-            # rebuild when the dict holds a quarter of the keys, or has answered as many
-            # lookups as a rebuild costs: O(1) per key and per lookup overall
-            if len(recent) > max(1024, len(self.key_index) // 4) or \
-                    self.key_misses > len(self.key_index) + len(recent):
-                self.key_index = self.key_index.append(
-                    pd.Index(onp.fromiter(recent.keys(), dtype=onp.uint64, count=len(recent))))
-                self.key_ids = onp.concatenate(
-                    (self.key_ids, onp.fromiter(recent.values(), dtype=onp.int64, count=len(recent))))
-                self.key_recent, self.key_misses = {}, 0
+        """Ids of distinct values given as bytescan keys (uint64), new ones getting the next
+        ids in order."""
+        keys = onp.ascontiguousarray(keys, dtype=onp.uint64)
+        return self._ids(keys, onp.ones(len(keys), dtype=bool), None)
+
+    def lookup(self, uniques):
+        """`lookup_keys` for distinct values given as strings."""
+        keys, fits = bytescan.encode(uniques)
+        if len(keys):
+            nul = onp.array(['\x00' in v for v in uniques[fits]], dtype=bool)
+            if nul.any():                     # 'a\0' would share the key of 'a': by string
+                fits[onp.flatnonzero(fits)[nul]] = False
+                keys = keys[~nul]
+        return self._ids(keys, fits, uniques)
+
+    def _ids(self, keys, fits, strings):
+        """Ids of distinct values: keys (in order) for the values where `fits`, `strings` for
+        the others; values not seen before get the next ids, in their order here."""
+        gid = onp.full(len(fits), -1, dtype=onp.int64)
+        count = self.num_keys
+        numbers = self.table.get_labels(keys, hashtable.UInt64Vector(), count, -1)
+        known = numbers < count
+        at = onp.flatnonzero(fits)
+        gid[at[known]] = self.key_id[numbers[known]]
+        if strings is not None:
+            for i in onp.flatnonzero(~fits):
+                gid[i] = self.strings.get(strings[i], -1)
+        new = onp.flatnonzero(gid < 0)              # in order of first appearance
+        gid[new] = self.size + onp.arange(len(new))
+        self.size += len(new)
+        fresh = onp.flatnonzero(~known)             # numbered count, count + 1, ... in order
+        self.num_keys = count + len(fresh)
+        self.key_id = _fit(self.key_id, self.num_keys)
+        self.key_id[count:self.num_keys] = gid[at[fresh]]
+        self.id_key = _fit(self.id_key, self.size)
+        self.id_key[gid[at[fresh]]] = onp.arange(count, self.num_keys)
+        if len(fresh):
+            self.key_chunks.append(keys[fresh])
+        if strings is not None:
+            for i in onp.flatnonzero(~fits):
+                if int(gid[i]) not in self.long_values:
+                    self.strings[strings[i]] = int(gid[i])
+                    self.long_values[int(gid[i])] = strings[i]
+                    self.id_key[gid[i]] = -1
         return gid
 
-    def values(self):
-        return list(self.index) + list(self.recent)
+    def values(self, select=None):
+        """The values (strings) in id order; select: a mask or index array of the ids wanted."""
+        ids = onp.arange(self.size)
+        if select is not None:
+            ids = ids[select]
+        number = self.id_key[ids]
+        keys = onp.concatenate(self.key_chunks) if self.key_chunks else onp.zeros(0, onp.uint64)
+        out = onp.empty(len(ids), dtype=object)
+        keyed = number >= 0
+        out[keyed] = bytescan.decode(keys[number[keyed]])
+        for i in onp.flatnonzero(~keyed):
+            out[i] = self.long_values[int(ids[i])]
+        return list(out)
+
+
+def _fit(array, size):
+    """array itself, or a copy twice as long when size does not fit (amortized O(1) a value)."""
+    if size <= len(array):
+        return array
+    grown = onp.zeros(max(size, 2 * len(array)), dtype=array.dtype)
+    grown[:len(array)] = array
+    return grown
 
 
 class Vocabulary:
@@ -98,7 +130,7 @@ class Vocabulary:
         feat_mapper, defaults, lookups = {}, {}, []
         for f, ids in enumerate(self.ids):
             keep, index = mapping.keep_frequent(self.counts[f][:len(ids)], min_threshold)
-            values = onp.array(ids.values(), dtype=object)[keep]
+            values = ids.values(keep)
             feat_mapper[f + 1] = {v: i for i, v in enumerate(values)}
             defaults[f + 1] = len(values)
             lookups.append(index)
