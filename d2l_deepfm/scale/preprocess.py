@@ -9,8 +9,8 @@ bytes by `bytescan` (every token of at most 8 bytes one uint64 key), or, for a b
 bytescan refuses (a longer token, a label other than exactly 0 or 1, ...), by pandas.
 
 Pass 1 (training file): each block's values are factorized per field and given global ids in
-order of first appearance (looked up by key; a new key is decoded to its string, so the ids
-are those of the strings), their counts are added up, and the ids are written where the
+order of first appearance (by key, whether the block came as keys or strings: the ids are
+those of the strings), their counts are added up, and the ids are written where the
 features will be. Pass 2 turns ids into the chapter's indices (`data.build_feat_mapper`'s
 rules: values seen >= min_threshold times get 0..n-1 in order of first appearance, every other
 value defaults[i] = n; then offsets) in place, with one lookup per block; the text is parsed
