@@ -140,35 +140,12 @@ def pieces(local, batches, net, trainer, loss):
 def run_pytorch(args):
     import torch
     from torch import nn
+    from torch_peer import DeepFM
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
     batches, dims, n = batches_of(args)
     num_inputs, num_fields = int(dims.sum()), len(dims)
-
-    class Net(nn.Module):                  # the chapter's formulas, pytorch-fm's layout
-        def __init__(self):
-            super().__init__()
-            self.embedding = nn.Embedding(num_inputs, K, sparse=True)
-            self.fc = nn.Embedding(num_inputs, 1, sparse=True)
-            self.linear_layer = nn.Linear(1, 1)
-            layers, dim = [], num_fields * K
-            for hidden in MLP:
-                layers += [nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(DROP)]
-                dim = hidden
-            self.mlp = nn.Sequential(*layers, nn.Linear(dim, 1))
-            for p in self.parameters():
-                if p.dim() > 1:
-                    nn.init.xavier_uniform_(p)
-
-        def forward(self, x):
-            e = self.embedding(x)
-            square_of_sum = e.sum(dim=1) ** 2
-            sum_of_square = (e ** 2).sum(dim=1)
-            out = self.linear_layer(self.fc(x).sum(dim=1)) \
-                + 0.5 * (square_of_sum - sum_of_square).sum(dim=1, keepdim=True)
-            return torch.sigmoid(out + self.mlp(e.reshape(-1, num_fields * K)))
-
-    net = Net()
+    net = DeepFM(num_inputs, num_fields, K, MLP, DROP, sparse=True)
     tables = list(net.embedding.parameters()) + list(net.fc.parameters())
     dense = [p for name, p in net.named_parameters() if not name.startswith(('embedding', 'fc'))]
     opt_sparse, opt_dense = torch.optim.SparseAdam(tables, lr=LR), torch.optim.Adam(dense, lr=LR)

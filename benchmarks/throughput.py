@@ -142,6 +142,7 @@ def run_pytorch(args):
     import numpy as onp
     import torch
     from torch import nn
+    from torch_peer import DeepFM
 
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
@@ -153,32 +154,7 @@ def run_pytorch(args):
     shape = SHAPES[args.model]
     num_inputs, num_fields, k = int(field_dims.sum()), len(field_dims), shape['num_factors']
 
-    class Net(nn.Module):                  # the chapter's formulas, pytorch-fm's layout
-        def __init__(self):
-            super().__init__()
-            self.embedding = nn.Embedding(num_inputs, k)
-            self.fc = nn.Embedding(num_inputs, 1)
-            self.linear_layer = nn.Linear(1, 1)
-            layers, dim = [], num_fields * k
-            for hidden in shape.get('mlp_dims', []):
-                layers += [nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(shape['dropout'])]
-                dim = hidden
-            self.mlp = nn.Sequential(*layers, nn.Linear(dim, 1)) if layers else None
-            for p in self.parameters():
-                if p.dim() > 1:
-                    nn.init.xavier_uniform_(p)
-
-        def forward(self, x):
-            e = self.embedding(x)
-            square_of_sum = e.sum(dim=1) ** 2
-            sum_of_square = (e ** 2).sum(dim=1)
-            out = self.linear_layer(self.fc(x).sum(dim=1)) \
-                + 0.5 * (square_of_sum - sum_of_square).sum(dim=1, keepdim=True)
-            if self.mlp is not None:
-                out = out + self.mlp(e.reshape(-1, num_fields * k))
-            return torch.sigmoid(out)
-
-    net = Net()
+    net = DeepFM(num_inputs, num_fields, k, shape.get('mlp_dims', []), shape.get('dropout', 0.0))
     optimizer = torch.optim.Adam(net.parameters(), lr=shape['lr'])
     loss_fn = nn.BCELoss()
     epochs, n = [], len(y)
