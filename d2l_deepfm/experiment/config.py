@@ -138,8 +138,9 @@ class RunConfig:
         m = self.model
         protocol = DEFAULT_MODELS[name] if self.train.protocol == 'default' else {}
         if protocol:
-            settings.update({k: list(v) if k == 'mlp_dims' else v
-                             for k, v in protocol.items() if k in ('lr', 'mlp_dims')})
+            settings['lr'] = protocol['lr']
+            if 'mlp_dims' in protocol:
+                settings['mlp_dims'] = list(protocol['mlp_dims'])     # a copy: the protocol stays
         if (protocol and num_rows and m.wd is None and m.wd_embedding is None
                 and not self.distributed and not override):   # servers get no per-parameter wd
             override = {'wd': protocol['wd'] / num_rows,
