@@ -2,7 +2,7 @@
 
     python benchmarks/criteo_vocab.py --rows 4000000 --out big.txt [--seed 0]
 
-`d2l_deepfm.criteo_synthetic` draws from fixed vocabularies (131k values): its feature count
+`d2l_deepfm.datasets.criteo_synthetic` draws from fixed vocabularies (131k values): its feature count
 stops growing after a few hundred thousand rows. Here each categorical field j mixes a head of
 HEADS[j % 6] values (skewed: rank = H * u**4) with a fraction TAIL[j % 6] of nearly unique
 values (uniform over 2**32), so distinct values keep growing with the rows and a few hundred

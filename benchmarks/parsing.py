@@ -40,7 +40,7 @@ def main(argv=None):
 
     import d2l_deepfm.numpy_mode  # noqa: F401  (NumPy semantics, as the chapter)
     from d2l_deepfm import data
-    from d2l_deepfm.inputs import synthetic
+    from d2l_deepfm.datasets import synthetic
 
     def strings(path):
         labels, tokens, _ = data.read_ctr(path)

@@ -51,7 +51,7 @@ def main(argv=None):
 
     import d2l_deepfm.numpy_mode  # noqa: F401  (NumPy semantics, as the chapter)
     from d2l_deepfm import chapter, training
-    from d2l_deepfm.inputs import synthetic
+    from d2l_deepfm.datasets import synthetic
     from d2l_deepfm.data import CTRDataset
     from d2l_deepfm.models import FM, DeepFM, sum_fields
 

@@ -11,9 +11,9 @@ export PYTHONPATH=$PWD
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}   # oversubscribed threads collapse on a busy machine
 mkdir -p "$W"
 for n in 1000000 4000000; do
-  [ -f "$W/criteo_$n.txt" ] || $PY -m d2l_deepfm.inputs.criteo_synthetic --rows $n --seed $n --out "$W/criteo_$n.txt"
+  [ -f "$W/criteo_$n.txt" ] || $PY -m d2l_deepfm.datasets.criteo_synthetic --rows $n --seed $n --out "$W/criteo_$n.txt"
 done
-$PY -m d2l_deepfm.inputs.criteo_synthetic --rows 200000 --seed 7 --out "$W/criteo_test.txt"
+$PY -m d2l_deepfm.datasets.criteo_synthetic --rows 200000 --seed 7 --out "$W/criteo_test.txt"
 [ -f "$W/d2l/train.csv" ] || $PY -c "import sys; from d2l_deepfm.inputs import synthetic
 synthetic.make_dataset(sys.argv[1], num_train=1000000, num_test=200000)" "$W/d2l"
 echo "== preprocessing (1 parsing process, then 2)"

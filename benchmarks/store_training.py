@@ -38,7 +38,7 @@ B, K, MLP, LR, DROP = 2048, 10, [30, 20, 10], 0.01, 0.1
 def batches_of(args):
     import numpy as onp
 
-    from d2l_deepfm.scale import store
+    from d2l_deepfm.store import memmap as store
     splits, _ = store.open_store(args.store)
     train = splits['train']
     n = min(args.rows, len(train))
@@ -70,7 +70,7 @@ def run_ours(args):
     from d2l_deepfm import training
     from d2l_deepfm.models import DeepFM
     try:
-        from d2l_deepfm.scale import sparse
+        from d2l_deepfm import sparse
     except ImportError:                     # a --before checkout: the flat layout
         from d2l_deepfm import sparse
     batches, dims, n = batches_of(args)

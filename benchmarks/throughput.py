@@ -272,7 +272,7 @@ def main(argv=None):
         raise SystemExit(f'error: {args.data_dir}: needs train.csv and test.csv in the chapter layout')
     tmp = tempfile.TemporaryDirectory(prefix='d2l_deepfm_bench_')
     if args.data_dir is None:
-        from d2l_deepfm.inputs import synthetic
+        from d2l_deepfm.datasets import synthetic
         args.data_dir = os.path.join(tmp.name, 'data')
         synthetic.make_dataset(args.data_dir, num_train=args.rows, num_test=max(args.rows // 10, 1))
     if 'pytorch' in pipelines and not torch_available():

@@ -7,7 +7,7 @@ one training step (forward, backward, Adam update) of our DeepFM 30-20-10 (hybri
 
   dense    the embeddings' gradients are dense (V, k) arrays, and Adam updates all V rows
            every step (the chapter's way);
-  sparse   `sparse_grad=True` (d2l_deepfm/scale/sparse.py): row_sparse gradients from MXNet's
+  sparse   `sparse_grad=True` (d2l_deepfm/sparse.py): row_sparse gradients from MXNet's
            own backward, and Adam's lazy update of only the rows in the batch;
   local    the same model and lazy Adam, the step on the batch's rows (`sparse.LocalTables`,
            what train_ch13 uses for sparse_grad on one device).
@@ -34,7 +34,7 @@ def step_time(vocab, batch, repeats, kind):
     sys.path.insert(0, ROOT)
     from d2l_deepfm import training
     from d2l_deepfm.models import DeepFM
-    from d2l_deepfm.scale.sparse import LocalTables
+    from d2l_deepfm.sparse import LocalTables
     sparse_grad = kind != 'dense'
 
     dims = [vocab // NUM_FIELDS] * NUM_FIELDS

@@ -20,7 +20,7 @@ _steps = [0]
 def crash_point():
     """A write step: with the environment variable D2L_DEEPFM_CRASH_AT=N, the process sends
     itself SIGKILL (no clean-up; or the signal D2L_DEEPFM_CRASH_SIGNAL names) at the N-th step,
-    so tests can stop a command at every step of its writes (tests/test_robustness.py).
+    so tests can stop a command at every step of its writes (tests/robustness/test_robustness.py).
     Otherwise nothing."""
     at = os.environ.get(CRASH_AT)
     if at:

@@ -16,7 +16,7 @@ iterating a set, so it changes between runs).
 Values reach the rule as strings (`inputs.table`, any format: the reference path) or, for the
 chapter's layout, as `inputs.bytescan` keys (each token's bytes as one uint64: the fast path);
 `fit_mapping`/`apply_mapping` take either, and the tests check both give the same map as a
-plain-Python reference of the text's rule. The streaming preprocessor (`scale.preprocess`)
+plain-Python reference of the text's rule. The streaming preprocessor (`store.build`)
 counts values block by block and applies the same `keep_frequent`, `field_dims_of` and
 `offsets_of`. `data.CTRDataset` applies it to a file; this module needs no MXNet.
 """

@@ -22,7 +22,7 @@ import mxnet as mx
 from mxnet.gluon import nn
 
 from . import numpy_mode  # noqa: F401  (MXNet's NumPy semantics, as the chapter)
-from .scale.sparse import embedding
+from .sparse import embedding
 
 
 def sum_fields(F, e, num_fields, width):

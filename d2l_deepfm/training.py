@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from . import numpy_mode  # noqa: F401  (MXNet's NumPy semantics, as the chapter)
 from .errors import TrainingDiverged
 from .metrics import scores  # noqa: F401  (training.scores: the loop's metrics)
-from .scale.sparse import LocalTables
+from .sparse import LocalTables
 
 
 def try_all_gpus():
@@ -137,7 +137,7 @@ def train_ch13(net, train_data, test_data, loss, trainer, num_epochs, devices=No
     steps = math.ceil(len(train_data.labels) / batch_size) if in_memory else len(train_data)
     test_X, test_y = as_arrays(test_data)
     valid_arrays = as_arrays(valid_data) if valid_data is not None else None
-    # row-sparse embeddings on one device: a step on the batch's rows only (scale/sparse.py)
+    # row-sparse embeddings on one device: a step on the batch's rows only (sparse.py)
     local_step = LocalTables.for_model(net, loss, trainer, devices)
     for epoch in range(len(history) + 1, num_epochs + 1):
         start = time.perf_counter()

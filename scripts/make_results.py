@@ -29,7 +29,7 @@ NAMES = {'fm': 'FM', 'deepfm': 'DeepFM', 'lr': 'LR'}
 def run(module, argv, out, log):
     """Run `python -m d2l_deepfm.<module> argv --out out` in this process; (command, metrics)."""
     from d2l_deepfm.experiment.run import run as run_config
-    from d2l_deepfm.train import config_from_argv
+    from d2l_deepfm.cli.train_command import config_from_argv
     defaults = ['--model', 'all', '--seeds', '0,1,2'] if module == 'compare' else []
     argv = [*argv, '--no-progress', '--out', out]
     command = f"python -m d2l_deepfm.{module} {' '.join(argv)}"
@@ -69,7 +69,7 @@ def test_predictions(run_dir, doc, args_list):
     from d2l_deepfm.experiment import baseline
     from d2l_deepfm.experiment.run import load_data
     from d2l_deepfm.models import build_model
-    from d2l_deepfm.train import config_from_argv
+    from d2l_deepfm.cli.train_command import config_from_argv
     data = load_data(config_from_argv(args_list), log=lambda *a: None)
     tr, test = data[0], data[2]
     preds = {}
@@ -102,7 +102,7 @@ def data_line(doc):
             f"{d['num_features']} features")
     if d['source'] == 'synthetic':
         line += (" — d2l's ctr.zip could not be downloaded, so this is the offline stand-in from "
-                 "`d2l_deepfm/inputs/synthetic.py` (planted first-order, pairwise and three-way XOR effects)")
+                 "`d2l_deepfm/datasets/synthetic.py` (planted first-order, pairwise and three-way XOR effects)")
     return line
 
 

@@ -22,7 +22,7 @@ PROTOCOL = ['--protocol', 'chapter', '--seeds', '0,1,2', '--valid-fraction', '0.
 def sweep(dims=DIMS, extra=(), out='runs/mlp_sweep', log=print):
     """{dims: summary entry of DeepFM} and the commands that produced them."""
     from d2l_deepfm.experiment.run import run
-    from d2l_deepfm.train import config_from_argv
+    from d2l_deepfm.cli.train_command import config_from_argv
     results, commands = {}, {}
     for d in dims:
         argv = ['--model', 'deepfm', '--mlp-dims', d, *PROTOCOL, *extra,

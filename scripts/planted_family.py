@@ -15,7 +15,7 @@ import sys
 from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from d2l_deepfm.inputs import synthetic  # noqa: E402
+from d2l_deepfm.datasets import synthetic  # noqa: E402
 
 FAMILY = {        # name: (train rows, test rows, row seed, planted-model seed, scales)
     'd0': (15000, 3000, 0, 1234, (1.0, 1.0, 1.0)),

@@ -10,9 +10,9 @@ Every run is `train --protocol chapter` (the chapter's settings) with the option
    chapter's protocol (30 epochs, no validation) and, with --criteo, on the Criteo sample
    (its valid.txt for early stopping; figures printed only).
 2. export: the DeepFM of the fixed-loss run exported, its score.py run on the test rows under
-   the scorer venv's Python (~/.cache/d2l_deepfm/scorer-venv, built by tests/test_export.py;
+   the scorer venv's Python (~/.cache/d2l_deepfm/scorer-venv, built by tests/scoring/test_export.py;
    else this Python) and compared with predict: docs/export.png.
-3. explain: FM on 30,000 synthetic rows (lr 0.005, 4 epochs, batch 1024: tests/test_explain.py's
+3. explain: FM on 30,000 synthetic rows (lr 0.005, 4 epochs, batch 1024: tests/scoring/test_explain.py's
    run), its interaction heatmap: docs/interactions.png, the top pairs against the planted ones.
 """
 import argparse
@@ -27,13 +27,13 @@ import numpy as onp
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from d2l_deepfm import explain, export, predict, train  # noqa: E402
+from d2l_deepfm.cli import explain_command as explain, export_command as export, predict_command as predict, train_command as train  # noqa: E402
 from d2l_deepfm.experiment import calibration  # noqa: E402
 from d2l_deepfm.experiment.report import LABELS, plt  # noqa: E402
-from d2l_deepfm.inputs import synthetic  # noqa: E402
+from d2l_deepfm.datasets import synthetic  # noqa: E402
 
 DOCS = os.path.join(ROOT, 'docs')
-PLANTED = {(7, 8), (9, 10), (11, 12), (13, 14), (8, 15), (16, 17)}           # tests/test_explain.py
+PLANTED = {(7, 8), (9, 10), (11, 12), (13, 14), (8, 15), (16, 17)}           # tests/scoring/test_explain.py
 TRIPLE_PAIRS = {(1, 2), (1, 3), (2, 3), (4, 5), (4, 6), (5, 6)}
 VENV_PYTHON = os.path.expanduser('~/.cache/d2l_deepfm/scorer-venv/bin/python')
 

@@ -3,7 +3,7 @@ import os
 import pytest
 
 import d2l_deepfm.numpy_mode  # noqa: F401  (MXNet's NumPy semantics, as the chapter)
-from d2l_deepfm.inputs import synthetic
+from d2l_deepfm.datasets import synthetic
 
 
 @pytest.fixture(scope='session')
@@ -25,7 +25,7 @@ def small_data(small_ctr):
 @pytest.fixture(scope='session')
 def trained_run(small_ctr, tmp_path_factory):
     """A finished training run (FM and DeepFM, 2 epochs) on small_ctr: its --out folder."""
-    from d2l_deepfm import train
+    from d2l_deepfm.cli import train_command as train
     out = str(tmp_path_factory.mktemp('run') / 'out')
     assert train.main(['--protocol', 'chapter', '--data-dir', small_ctr, '--epochs', '2', '--batch-size', '512',
                        '--mlp-dims', '16,8', '--out', out, '--no-progress']) == 0
@@ -35,7 +35,7 @@ def trained_run(small_ctr, tmp_path_factory):
 @pytest.fixture(scope='session')
 def small_store(small_ctr, tmp_path_factory):
     """`small_ctr` preprocessed into a memory-mapped store (read-only for the tests)."""
-    from d2l_deepfm.scale import preprocess
+    from d2l_deepfm.store import build as preprocess
     out = str(tmp_path_factory.mktemp('store'))
     preprocess.preprocess('d2l', os.path.join(small_ctr, 'train.csv'), out,
                           test_path=os.path.join(small_ctr, 'test.csv'), workers=1,

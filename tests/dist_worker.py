@@ -17,7 +17,8 @@ import mxnet as mx  # noqa: E402
 import numpy as onp  # noqa: E402
 
 from d2l_deepfm import training
-from d2l_deepfm.scale import cluster as distributed, store  # noqa: E402
+from d2l_deepfm.distributed import cluster as distributed
+from d2l_deepfm.store import memmap as store  # noqa: E402
 from d2l_deepfm.models import FM  # noqa: E402
 
 

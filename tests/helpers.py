@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import numpy as onp
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -46,3 +48,21 @@ def run_module(module, *args, timeout=600, cwd=None):
     return subprocess.run([sys.executable, '-m', module, *map(str, args)], capture_output=True,
                           text=True, cwd=cwd or ROOT, timeout=timeout,
                           env={**os.environ, 'PYTHONPATH': ROOT})
+
+
+AVAZU = ('id,click,hour,C1,banner_pos,site_id,site_domain,site_category,app_id,app_domain,'
+         'app_category,device_id,device_ip,device_model,device_type,device_conn_type,C14,C15,C16,'
+         'C17,C18,C19,C20,C21').split(',')
+def avazu_lines(n, seed=0):
+    """Avazu's 24 columns; clicks planted on site_id and device_model (and their pair)."""
+    rng = onp.random.default_rng(seed)
+    lines = [','.join(AVAZU)]
+    for i in range(n):
+        site, model = int(rng.integers(0, 6)), int(rng.integers(0, 5))
+        p = 0.08 + 0.5 * (site == 1) + 0.3 * (model == 2) * (site in (3, 4))
+        row = [str(10 ** 19 + i), str(int(rng.random() < p)), '141021%02d' % (i % 24), '1005',
+               str(i % 2), '%08x' % site, 'dom%d' % site, 'cat', 'app', 'appdom', 'appcat', 'dev',
+               '%08x' % int(rng.integers(0, 10 ** 6)), 'm%d' % model, '1', '0', str(15700 + model),
+               '320', '50', '1722', '0', '35', '-1', '79']
+        lines.append(','.join(row))
+    return lines

@@ -160,7 +160,7 @@ def test_dropout_is_active_in_training_only(hybridize):
 def test_the_runs_dropout_rate_reaches_the_layers():
     """The chapter's rate (0.1) by default, --dropout otherwise: every nn.Dropout of the MLP."""
     from d2l_deepfm.models import build_model
-    from d2l_deepfm.train import config_from_argv
+    from d2l_deepfm.cli.train_command import config_from_argv
     for argv, rate in (([], 0.1), (['--dropout', '0.3'], 0.3), (['--dropout', '0'], 0.0)):
         settings = config_from_argv(argv).model_settings('deepfm')
         net = build_model('deepfm', FIELD_DIMS, settings)

@@ -10,7 +10,7 @@ import pytest
 from mxnet import autograd, np
 
 from d2l_deepfm import training
-from d2l_deepfm.scale import sparse
+from d2l_deepfm import sparse
 from d2l_deepfm.models import FM, DeepFM
 
 FIELD_DIMS = [6, 9, 4, 12]

@@ -64,7 +64,7 @@ def train_lr(train, test, valid=None, C=None, path=None):
 
 def save_lr(path, model, C):
     """<run>/lr.npz: coef (num_inputs,) and intercept (float64, scikit-learn's), C; predict
-    and export read it back (serving/trained.py)."""
+    and export read it back (scoring/trained.py)."""
     def write(tmp):
         with open(tmp, 'wb') as f:
             onp.savez(f, coef=model.coef_.ravel(), intercept=model.intercept_.ravel(),

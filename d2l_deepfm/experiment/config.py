@@ -52,7 +52,7 @@ class DataConfig:
     min_threshold: int = 4
     hash_buckets: Optional[int] = None      # the hashing trick instead of the vocabulary
     strict: bool = False                    # a malformed row is an error instead of skipped
-    store: Optional[str] = None             # a preprocessed store (scale.store)
+    store: Optional[str] = None             # a preprocessed store (store.memmap)
     block_rows: int = 1 << 20               # rows read at a time from the store
 
 

@@ -1,2 +1,2 @@
-"""Reading users' files: input checks, the text table, the byte scanner, the Criteo layout, the
-default dataset (download or synthetic). Nothing here knows about models or training."""
+"""Reading users' files: input checks, the text table, the byte scanner, the Criteo and other
+layouts, gzip and standard input. Nothing here knows about models or training."""

@@ -4,7 +4,7 @@ a stream (gzip'd or not, or standard input) in blocks of whole lines, and each b
 later block, and line numbers in messages count from the start of the file.
 
 Plain tab-separated files in the d2l and Criteo layouts do not come here: the store reads them
-in parallel byte ranges with its byte scanner (`scale/blocks.py`; `tabular.fast_path` decides).
+in parallel byte ranges with its byte scanner (`store/blocks.py`; `tabular.fast_path` decides).
 """
 from . import tabular
 from .text import NEWLINE, stream_blocks, text_checks

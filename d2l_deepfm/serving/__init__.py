@@ -1,1 +1,0 @@
-"""Using a trained run: loading its models and scoring rows."""

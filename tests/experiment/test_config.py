@@ -1,0 +1,97 @@
+"""The run config: built from the flags, checked in one place, written whole, and repeatable."""
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from d2l_deepfm.errors import ConfigError
+from d2l_deepfm.experiment.config import RunConfig
+from d2l_deepfm.cli.train_command import config_from_argv
+from helpers import ROOT, assert_one_error_line, call_main
+
+
+
+def test_flags_become_the_config():
+    c = config_from_argv(['--model', 'deepfm', '--lr', '0.005', '--mlp-dims', '8,4', '--seeds', '1,2',
+                          '--valid-fraction', '0.2', '--patience', '3', '--out', 'o'])
+    assert (c.model.model, c.model.lr, c.model.mlp_dims) == ('deepfm', 0.005, [8, 4])
+    assert c.seeds == [1, 2] and c.data.valid_fraction == 0.2 and c.train.patience == 3
+    settings = c.model_settings('deepfm')
+    assert settings == {'num_factors': 10, 'lr': 0.005, 'mlp_dims': [8, 4], 'dropout': 0.1}
+    assert c.model_settings('fm') == {'num_factors': 20, 'lr': 0.005}      # the chapter's + --lr
+    assert RunConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c    # JSON round trip
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--valid', 'v', '--valid-fraction', '0.1'], 'not both'),
+    (['--train', 't'], 'go together'),
+    (['--format', 'criteo'], 'needs --train'),
+    (['--protocol', 'chapter', '--patience', '3'], 'needs a validation set'),
+    (['--protocol', 'chapter', '--wd', 'auto'], 'validation set'),
+    (['--kvstore', 'dist_sync'], 'one model per job'),
+    (['--kvstore', 'dist_sync', '--model', 'fm', '--resume'], 'does not work'),
+    (['--data-store', 's', '--valid-fraction', '0.1'], 'do not apply'),
+])
+def test_conflicting_options_are_refused_where_the_config_is_built(argv, message):
+    with pytest.raises(ConfigError, match=message):
+        config_from_argv(argv)
+
+
+def test_digest_ignores_where_outputs_go():
+    a, b = config_from_argv(['--out', 'x']), config_from_argv(['--out', 'y', '--no-progress'])
+    assert a.digest() == b.digest()
+    assert a.digest() != config_from_argv(['--lr', '0.1']).digest()
+
+
+def test_config_json_repeats_the_run(small_ctr, tmp_path):
+    """--config OUT/config.json [--out DIR] repeats a run exactly: same metrics, same record."""
+    from d2l_deepfm.cli import train_command as train
+    a, b = tmp_path / 'a', tmp_path / 'b'
+    assert train.main(['--data-dir', small_ctr, '--model', 'all', '--epochs', '2', '--batch-size', '512',
+                       '--mlp-dims', '8', '--valid-fraction', '0.2', '--no-progress',
+                       '--out', str(a)]) == 0
+    recorded = json.loads((a / 'config.json').read_text())
+    assert recorded['data']['data_dir'] == small_ctr and recorded['train']['epochs'] == 2
+    assert recorded['data_files']['train'].endswith('train.csv')       # the files, not only the folder
+    assert recorded['versions']['mxnet'] == '1.9.1' and recorded['command'][:3] == \
+        ['python', '-m', 'd2l_deepfm.train']
+    assert train.main(['--config', str(a / 'config.json'), '--out', str(b), '--no-progress']) == 0
+    ma, mb = (json.loads((d / 'metrics.json').read_text()) for d in (a, b))
+    for name in ('fm', 'deepfm', 'lr'):
+        for key in ('test_auc', 'test_logloss', 'valid_logloss'):
+            assert ma[name]['final'][key] == mb[name]['final'][key], (name, key)
+    assert json.loads((b / 'config.json').read_text())['digest'] == recorded['digest']
+    # the results CSV beside the run folders: one line per finished run
+    with open(tmp_path / 'results.csv') as f:
+        rows = list(csv.DictReader(f))
+    assert [r['out'] for r in rows] == [str(a), str(b)]
+    assert rows[0]['config_digest'] == rows[1]['config_digest'] == recorded['digest']
+    assert float(rows[0]['deepfm_test_auc']) == ma['deepfm']['final']['test_auc']
+    assert rows[0]['lr_epoch'] == '' and int(rows[0]['fm_epoch']) == ma['fm']['final']['epoch']
+
+
+def test_config_with_other_flags_is_one_error_line(tmp_path, capsys):
+    from d2l_deepfm.cli import train_command as train
+    path = tmp_path / 'config.json'
+    path.write_text(json.dumps(RunConfig().to_dict()))
+    assert_one_error_line(*call_main(train.main, ['--config', path, '--lr', '0.1'], capsys)[::2],
+                          'drop --lr')
+    path.write_text('{"version": 1, "data": {"nope": 1}}')
+    assert_one_error_line(*call_main(train.main, ['--config', path], capsys)[::2], str(path))
+
+
+def test_help_answers_without_loading_mxnet():
+    code = ('import sys, runpy\nsys.argv = ["x", "--help"]\n'
+            'try:\n    runpy.run_module("d2l_deepfm.{}", run_name="__main__")\n'
+            'except SystemExit:\n    pass\nassert "mxnet" not in sys.modules, "mxnet loaded"\n')
+    for command in ('train', 'compare', 'predict', 'preprocess', 'launch', 'export', 'explain'):
+        r = subprocess.run([sys.executable, '-c', code.format(command)], capture_output=True,
+                           text=True, cwd=ROOT, env={**os.environ, 'PYTHONPATH': ROOT}, timeout=60)
+        assert r.returncode == 0, (command, r.stderr[-500:])
+        assert 'usage:' in r.stdout, command
+    r = subprocess.run([sys.executable, '-m', 'd2l_deepfm.compare', '--help'], capture_output=True,
+                       text=True, cwd=ROOT, env={**os.environ, 'PYTHONPATH': ROOT}, timeout=60)
+    assert '--model all --seeds 0,1,2' in ' '.join(r.stdout.split())
