@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# docs/scaling.md, "One Kaggle Criteo epoch on this machine": the measured runs behind the
+# docs/notes/2026-12-01-criteo-scale.md: the measured runs behind the
 # projection to 45M rows. A 10M-row Criteo-layout file whose vocabulary grows like the real
 # log's (benchmarks/criteo_vocab.py) and a 500k-row test file; preprocessing with the
 # vocabulary and with --hash-buckets (time, rows/s, peak RSS, disk); training DeepFM from

@@ -11,7 +11,7 @@ thousand features pass min_threshold 4: 1M rows -> ~1.1M distinct values, ~0.35M
 fields are Criteo-like small integers (Zipf, 10% missing). The label depends on a few fields.
 
 Written with numpy at the byte level (no Python string per token): ~1M rows in a few seconds,
-so the 10M+ row runs of docs/scaling.md are cheap to regenerate. Not a test fixture.
+so the 10M+ row runs of docs/notes/ are cheap to regenerate. Not a test fixture.
 """
 import argparse
 import sys

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The figures of docs/scaling.md: preprocessing rows/s and peak RSS at 1M and 4M generated
-# Criteo-layout rows (and 1M chapter-layout rows), store footprint, training from the store,
-# and 1 vs 2 dist_sync workers.
+# The figures of docs/notes/2026-11-25-store-preprocessing.md: preprocessing rows/s and peak
+# RSS at 1M and 4M generated Criteo-layout rows (and 1M chapter-layout rows), store footprint,
+# training from the store, and 1 vs 2 dist_sync workers.
 # Usage: bash benchmarks/scaling.sh [WORKDIR]   (needs ~3 GB of disk in WORKDIR)
 set -euo pipefail
 cd "$(dirname "$0")/.."

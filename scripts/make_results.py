@@ -200,7 +200,7 @@ def main(argv=None):
            'The chapter trains without any penalty, and both models overfit within 2–3 epochs, '
            'while LR gets its L2 strength C picked on validation data. `--wd auto` gives FM and '
            'DeepFM the same: it trains each model once (seed 0) per pair of penalties of a fixed '
-           'grid (`d2l_deepfm/tuning.py`: the first-order weights, bias and MLP, and the factor '
+           'grid (`d2l_deepfm/experiment/tuning.py`: the first-order weights, bias and MLP, and the factor '
            'embedding apart, in multiples of 1/n like C), keeps the pair with the lowest '
            'validation logloss and trains every seed with it; the test rows play no part. '
            f"Smaller steps too ({' '.join(TUNED[:4])}): the chapter's batch of 2048 makes 4 "

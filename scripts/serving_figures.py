@@ -1,4 +1,4 @@
-"""The README's pictures and figures for export, explain and calibration (docs/*.png).
+"""The pictures and figures of docs/export-explain.md: export, explain, calibration (docs/*.png).
 
     python scripts/serving_figures.py [--work DIR] [--criteo DIR]
 
