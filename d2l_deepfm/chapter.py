@@ -1,7 +1,7 @@
 """The chapter's code as printed (d2l 1.0.3, MXNet tab), kept for reference and comparison.
 
 Nothing here is used for training by the package: the benchmark times it, the tests check
-`d2l_deepfm.models` computes the same function, and `--chapter-loss` reproduces the text's
+`d2l_deepfm.models` computes the same function, and `--loss chapter` reproduces the text's
 loss (see `chapter_loss`). `CTRDataset` is d2l's own (`d2l.CTRDataset`), imported as is.
 """
 from d2l import mxnet as d2l

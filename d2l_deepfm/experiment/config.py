@@ -25,10 +25,8 @@ from ..errors import ConfigError
 from ..files import read_json
 from ..inputs import layout
 from . import flags
-from .flags import KVSTORES  # noqa: F401
-from .protocol import CHAPTER, MODEL_CHOICES, MODEL_SETS, MODELS, PROTOCOLS  # noqa: F401
+from .protocol import MODEL_SETS, MODELS  # noqa: F401  (MODELS: the models, for callers)
 
-FORMATS = layout.FORMATS
 VERSION = 1
 
 MAX_BUCKETS = (2 ** 31 - 1) // 64     # --hash-buckets: int32 indices for up to 64 fields
