@@ -27,12 +27,13 @@ def request_of(format, label=None, drop=(), numeric=()):
         raise ConfigError(str(e)) from None
 
 
-def read(path, format='d2l', label_required=True, strict=False):
-    """tabular.Rows (labels, tokens, skipped, resolved layout, notes) of one file."""
-    return tabular.read(path, request_of(format), label_required, strict)
+def read(path, format='d2l', label_required=True, strict=False, keys=False):
+    """tabular.Rows (labels, tokens, skipped, resolved layout, notes) of one file (keys: the
+    tokens may be the byte scanner's keys, for the mapping rules: `tabular.read`)."""
+    return tabular.read(path, request_of(format), label_required, strict, keys)
 
 
-def read_rows(path, format='d2l'):
-    """(labels float32 (n,), tokens DataFrame (n, num_feat), skipped) of one file."""
-    rows = read(path, format)
+def read_rows(path, format='d2l', keys=False):
+    """(labels float32 (n,), tokens DataFrame (n, num_feat) or keys, skipped) of one file."""
+    rows = read(path, format, keys=keys)
     return rows.labels, rows.tokens, rows.skipped

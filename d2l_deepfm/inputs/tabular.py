@@ -13,7 +13,7 @@ in order), the number of skipped rows; and the resolved layout, which says what 
     the header's is an error naming its line (CSV quoting is honoured when the file has quotes);
   * 'd2l', 'criteo': the chapter's rules (header line optional; rows with the wrong number of
     fields skipped and counted). A plain tab-separated file goes to the fast readers
-    (`table.read_ctr`, `criteo.read_criteo`); a gzip file or standard input is parsed here with
+    (`table.read_fast`: the byte scanner's keys, else `table.read_ctr`; `criteo.read_criteo`); a gzip file or standard input is parsed here with
     the same rules. `criteo` also reads Criteo as CSV with a header (`label,I1..` or
     `Id,Label,I1..`: an Id column is dropped) or without one.
 """
@@ -35,19 +35,21 @@ SEPARATOR_NAMES = {',': 'comma', '\t': 'tab'}
 
 class Rows(typing.NamedTuple):
     labels: onp.ndarray          # float32 (n,); None when the label column is absent (predict)
-    tokens: pd.DataFrame         # strings, columns 1..k
+    tokens: pd.DataFrame         # strings, columns 1..k; or bytescan's keys (k, n) (table.is_keys)
     skipped: int
     layout: L.Layout             # resolved
     notes: list = []             # what looks wrong but is not an error (an id column kept ...)
 
 
-def read(path, request, label_required=True, strict=False):
+def read(path, request, label_required=True, strict=False, keys=False):
     """Rows of `path` read with the layout `request` (a `layout.request(...)`, or a resolved
     layout recorded by a training run: then the header must hold the same feature columns).
-    strict: a skipped (malformed) row is an error naming its line."""
+    strict: a skipped (malformed) row is an error naming its line. keys: the tokens may come as
+    the byte scanner's keys (num_feat, n) where it takes the file (the mapping rules and
+    `CTRDataset.from_tokens` take either; `table.is_keys` tells them apart)."""
     name = '<stdin>' if path == '-' else path
     if fast_path(path, request) and label_required and not strict:
-        return _fast(path, request)
+        return _fast(path, request, keys)
     raw = read_bytes(path)
     text_checks(name, raw)
     return parse(name, raw, request, label_required, strict)
@@ -69,10 +71,10 @@ def _first_line(path, size=1 << 16):
     return next((s for s in head.decode('utf-8', 'replace').split('\n') if s.strip()), None)
 
 
-def _fast(path, request):
+def _fast(path, request, keys=False):
     """Tab-separated d2l/Criteo files through the chapter's readers (inputs/checks.py's checks)."""
-    if request.format == 'd2l':
-        labels, tokens, skipped = table.read_ctr(path)
+    if request.format == 'd2l':                  # with keys: bytescan's keys where it can
+        labels, tokens, skipped = (table.read_fast if keys else table.read_ctr)(path)
     else:
         labels, tokens, skipped = criteo.read_criteo(path)
     columns = L.positional_columns(request.format)
