@@ -1,15 +1,16 @@
 """The chapter's CTR data: `CTRDataset`, with the text's arguments, attributes and items.
 
 The mapping rule it applies (feat_mapper, defaults, field_dims, offsets) is `mapping.py`; the
-file formats it reads are `inputs/` (the chapter's layout through `inputs.bytescan`, the byte
-fast path, or `inputs.table`, the reference reader; any format with `from_file`).
+file formats it reads are `inputs/`: the chapter's layout through `inputs.d2l_layout.read_fast`
+(the byte scanner where it takes the file, else `read_ctr`, the reference), any format through
+`inputs.reader` (`from_file`).
 """
 import numpy as onp
 from mxnet import gluon
 
 from .inputs import bytescan
-from .inputs.formats import read_rows
-from .inputs.table import NUM_FEAT, is_keys, read_ctr, read_fast  # noqa: F401  (read_ctr: reference)
+from .inputs.reader import read_rows
+from .inputs.d2l_layout import NUM_FEAT, is_keys, read_ctr, read_fast  # noqa: F401  (read_ctr: reference)
 from .mapping import (apply_mapping, build_feat_mapper, field_dims_of, fit_mapping,  # noqa: F401
                       hash_indices, hashed_feature_map, load_feature_map, map_tokens, offsets_of,
                       save_feature_map)
@@ -62,7 +63,7 @@ class CTRDataset(gluon.data.Dataset):
     @classmethod
     def from_file(cls, path, format='d2l', feat_mapper=None, defaults=None, min_threshold=4,
                   hash_buckets=None):
-        """A file in any input format (inputs.formats), mapped by the rule."""
+        """A file in any input format (inputs.reader), mapped by the rule."""
         labels, tokens, skipped = read_rows(path, format, keys=True)
         return cls.from_tokens(labels, tokens, feat_mapper, defaults, min_threshold, skipped, path,
                                hash_buckets)

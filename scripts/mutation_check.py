@@ -96,7 +96,7 @@ MUTATIONS = [
     M('cli-ignores-min-threshold', '--min-threshold not passed to the data', 'd2l_deepfm/experiment/run.py',
       'min_threshold=d.min_threshold,', 'min_threshold=4,', ('tests/cli/test_flags.py',)),
     # --- input checks and error lines ------------------------------------------------------
-    M('label-2-accepted', 'the label check accepts 2', 'd2l_deepfm/inputs/table.py',
+    M('label-2-accepted', 'the label check accepts 2', 'd2l_deepfm/inputs/d2l_layout.py',
       'bad = ~onp.isin(labels, (0, 1))', 'bad = ~onp.isin(labels, (0, 1, 2))', ('tests/inputs/test_checks.py',)),
     M('one-class-accepted', 'training data with one class accepted', 'd2l_deepfm/inputs/checks.py',
       'if positives in (0, len(labels)):', 'if positives in (-1,):', ('tests/inputs/test_checks.py',)),

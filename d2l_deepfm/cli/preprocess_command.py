@@ -9,7 +9,7 @@ import sys
 
 from ..errors import run_command
 from ..files import sigterm_as_interrupt
-from ..inputs.formats import FORMATS
+from ..inputs.layout import FORMATS
 from ..options import Parser, at_most, name_list, positive
 
 
@@ -47,7 +47,7 @@ def main(argv=None):
     reports = []
 
     def build():
-        from ..inputs.formats import request_of       # late: keeps --help light
+        from ..inputs.reader import request_of       # late: keeps --help light
         from ..store.build import preprocess
         request = request_of(args.format, args.label, args.drop, args.numeric)
         with sigterm_as_interrupt():

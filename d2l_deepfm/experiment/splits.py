@@ -1,4 +1,4 @@
-"""Training, validation and test sets from files in any input format (`inputs.formats`), with one
+"""Training, validation and test sets from files in any input format (`inputs.reader`), with one
 feature map.
 
 The feature map (`feat_mapper`, `defaults`) is always built from the training rows only: with a
@@ -12,8 +12,8 @@ import numpy as onp
 
 from ..data import CTRDataset
 from ..errors import ConfigError, DataError
-from ..inputs.formats import read
-from ..inputs.table import take_rows
+from ..inputs.reader import read
+from ..inputs.d2l_layout import take_rows
 
 
 def holdout(num_rows, fraction, seed=0):

@@ -6,7 +6,7 @@ import pytest
 
 from d2l_deepfm import data
 from d2l_deepfm.errors import DataError
-from d2l_deepfm.inputs import bytescan, table
+from d2l_deepfm.inputs import bytescan, d2l_layout as table
 
 
 def write(path, text):
@@ -133,7 +133,7 @@ def test_the_train_commands_reading_takes_the_byte_path_and_equals_the_reference
     """load_splits (train, compare) reads the chapter's layout through the byte scanner's keys,
     and its training, validation and test sets are the string path's, row for row."""
     from d2l_deepfm.experiment.splits import load_splits, split_tokens
-    from d2l_deepfm.inputs.formats import read
+    from d2l_deepfm.inputs.reader import read
     train_path, test_path = (os.path.join(small_ctr, n) for n in ('train.csv', 'test.csv'))
     assert table.is_keys(read(train_path, 'd2l', keys=True).tokens)
     assert not table.is_keys(read(train_path, 'd2l').tokens)      # strings unless keys are asked

@@ -1,11 +1,10 @@
 """The chapter's layout as a text table: one impression per line, tab-separated, the label (0/1)
 then `num_feat` (34 in d2l's ctr data) categorical fields as strings.
 
-`read_fast` is how every command reads the chapter's layout: bytescan where it takes the file,
-else `read_ctr`. `read_table` parses any tab-separated file into a DataFrame of strings with pandas (the reference
-reader: every format can come through it; `bytescan` is the byte-level fast path for the
-chapter's layout), keeping the rows with the expected number of fields and counting the others
-(`skipped`). `parse_labels` is the one label check: every label must be 0 or 1.
+`read_fast` is how every command reads the chapter's layout: bytescan (the byte-level fast
+path) where it takes the file, else `read_ctr`. `read_table` parses any tab-separated file into
+a DataFrame of strings with pandas (the reference reader: every format can come through it),
+keeping the rows with the expected number of fields and counting the others (`skipped`). `parse_labels` is the one label check: every label must be 0 or 1.
 """
 import csv
 import os
@@ -62,7 +61,7 @@ def read_table(path, num_columns):
 
 def parse_labels(values, path, num_columns=None, lines=None):
     """The one label check: labels must be 0 or 1. With num_columns, an error names the line
-    (lines: the line number of each value, when the caller knows them: inputs/tabular.py)."""
+    (lines: the line number of each value, when the caller knows them: inputs/reader.py)."""
     labels = pd.to_numeric(pd.Series(values), errors='coerce').to_numpy()
     bad = ~onp.isin(labels, (0, 1))
     if bad.any():
