@@ -2,7 +2,7 @@
 its default under each protocol read from protocol.py, and the Markdown table of docs/options.md
 (`python scripts/options_table.py` writes it); `add_to` puts the options on a parser.
 Imports nothing heavy."""
-from .flags import OPTIONS, model_defaults, parse_of
+from .flags import BY_FLAG, OPTIONS, model_defaults, parse_of
 from .protocol import CHAPTER, PROTOCOLS
 
 NAMES = {'fm': 'FM', 'deepfm': 'DeepFM'}
@@ -42,16 +42,16 @@ def protocol_value(o, protocol):
     return ', '.join(shown) or 'none'
 
 
-def add_to(parser):
-    """Every option on an argparse parser (the train command's)."""
-    for o in OPTIONS:
+def add_to(parser, names=None):
+    """The options on an argparse parser: every one (the train command's), or those `names`
+    (another command's share of them: preprocess's --format, --label ...)."""
+    for o in OPTIONS if names is None else [BY_FLAG[n] for n in names]:
         if o.kind == 'bool':
             parser.add_argument(o.flag, action='store_true', help=help_of(o))
         else:
             parser.add_argument(o.flag, type=parse_of(o), choices=o.choices, metavar=o.metavar,
                                 default=None if o.protocol else o.default, help=help_of(o))
     return parser
-
 
 
 # --- the docs -----------------------------------------------------------------------------------

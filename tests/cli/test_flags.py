@@ -119,6 +119,25 @@ def test_devices_are_checked_once_whoever_gives_them(capsys):
     assert train.build_parser().parse_args(['--devices', 'cpu,gpu:1']).devices == ['cpu:0', 'gpu:1']
 
 
+def test_preprocess_shares_trains_declared_options():
+    """--format, --label, --drop, --numeric, --min-threshold, --hash-buckets: one declaration,
+    the same help and the same checks in both commands."""
+    actions = {cmd: {a.option_strings[0]: a for a in m.build_parser()._actions if a.option_strings}
+               for cmd, m in (('train', train), ('preprocess', preprocess))}
+    shared = set(actions['train']) & set(actions['preprocess']) - {'-h', '--debug', '--test',
+                                                                   '--valid', '--out'}
+    assert shared == {'--format', '--label', '--drop', '--numeric', '--min-threshold',
+                      '--hash-buckets'}
+    for flag in shared:
+        a, b = actions['train'][flag], actions['preprocess'][flag]
+        assert (a.help, a.choices, a.default, a.metavar) == (b.help, b.choices, b.default, b.metavar)
+        assert getattr(a.type, '__qualname__', None) == getattr(b.type, '__qualname__', None), flag
+    for argv in (['--min-threshold', '0'], ['--hash-buckets', '-1'], ['--format', 'xml']):
+        for module in (train, preprocess):
+            with pytest.raises(SystemExit):
+                module.build_parser().parse_args(argv)
+
+
 def test_the_options_table_in_the_docs_is_up_to_date():
     sys.path.insert(0, os.path.join(ROOT, 'scripts'))
     import options_table
