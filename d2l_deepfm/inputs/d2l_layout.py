@@ -95,7 +95,9 @@ def is_keys(columns):
 
 def take_rows(columns, rows):
     """The rows `rows` (indices) of parsed columns, keys or tokens."""
-    return columns[:, rows] if is_keys(columns) else columns.iloc[rows].reset_index(drop=True)
+    if is_keys(columns):          # np.take keeps each field's keys contiguous (columns[:, rows]
+        return onp.take(columns, rows, axis=1)       # would not: the mapping then runs ~2x slower)
+    return columns.iloc[rows].reset_index(drop=True)
 
 
 def read_ctr(path, num_feat=NUM_FEAT):
