@@ -105,9 +105,9 @@ def device_problem(names):
     their form (the flags', and a config's however it was made)."""
     for name in names:
         kind, _, index = name.partition(':')
-        if kind not in ('cpu', 'gpu') or not index.isdigit():
+        if kind not in ('cpu', 'gpu') or not (index or '0').isdigit():
             return 'expected devices like cpu:0,cpu:1 or gpu:0'
-    if not names or len(set(names)) != len(names):
+    if not names or len({n if ':' in n else n + ':0' for n in names}) != len(names):
         return 'expected distinct devices like cpu:0,cpu:1'
     return None
 

@@ -53,9 +53,9 @@ def parse_devices(names):
     devices = []
     for name in names:
         kind, _, index = name.partition(':')
-        if kind == 'gpu' and int(index) >= mx.context.num_gpus():
+        if kind == 'gpu' and int(index or 0) >= mx.context.num_gpus():
             raise ConfigError(f'--devices: no {name}: this machine has {mx.context.num_gpus()} GPUs')
-        devices.append(getattr(mx, kind)(int(index)))
+        devices.append(getattr(mx, kind)(int(index or 0)))
     return devices
 
 

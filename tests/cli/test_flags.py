@@ -111,7 +111,8 @@ def test_protocol_defaults_show_in_the_help_from_protocol_py():
 
 
 def test_devices_are_checked_once_whoever_gives_them(capsys):
-    for names in (['cpu:0', 'cpu:0'], ['tpu:0'], ['gpu:x'], []):
+    assert RunConfig(train=TrainConfig(devices=['cpu', 'cpu:1'])).check()      # 'cpu' is cpu:0
+    for names in (['cpu:0', 'cpu:0'], ['cpu', 'cpu:0'], ['tpu:0'], ['gpu:x'], []):
         with pytest.raises(ConfigError, match='--devices'):
             RunConfig(train=TrainConfig(devices=names)).check()
         code, _, err = call_main(train.main, ['--devices', ','.join(names) or ',', '--out', 'n'], capsys)
