@@ -9,6 +9,14 @@ feature map built from it, every row mapped to indices) by:
   strings  data.read_ctr + build_feat_mapper + map_tokens (pandas, Python strings);
   bytes    data.CTRDataset, which takes bytescan's path (tokens as uint64 keys).
 Best of --repeats runs. Not a test.
+
+Then the train command's reading beside the byte path, on the same files (the default data,
+d2l's ctr or its synthetic stand-in, and the synthetic files above): `experiment.splits.
+load_splits` as `train` calls it (the default protocol's 10% validation hold-out, the test file
+mapped with the training map) against `CTRDataset` on the training and test files, and the ratio
+of their speeds (1.0: the train command reads as fast as the byte scanner).
+
+    python benchmarks/parsing.py --rows 100000,400000 --data-root data
 """
 import argparse
 import os
@@ -34,6 +42,7 @@ def main(argv=None):
     p.add_argument('--rows', default='25000,100000,400000')
     p.add_argument('--repeats', type=int, default=3)
     p.add_argument('--d2l-max-rows', type=int, default=25000)
+    p.add_argument('--data-root', default='data', help="where the default data is (or goes)")
     args = p.parse_args(argv)
 
     from d2l import mxnet as d2l
@@ -65,7 +74,30 @@ def main(argv=None):
             seconds = best(lambda: data.CTRDataset(path), args.repeats)
             print(f"{rows:>10,}{mb:>7.0f}{(f'{d2l_rate:,.0f}' if d2l_rate else '-'):>13}"
                   f"{string_rate:>16,.0f}{rows / seconds:>14,.0f}{seconds:>9.3f}", flush=True)
+        from d2l_deepfm.datasets.download import default_data
+        folders = [default_data(args.data_root, log=lambda *a: None)[0]]
+        folders += [os.path.join(tmp, r) for r in args.rows.split(',')]
+        train_command_reading(folders, args.repeats)
     return 0
+
+
+def train_command_reading(folders, repeats):
+    """The train command's reading (load_splits) beside CTRDataset's byte path, same files."""
+    from d2l_deepfm.data import CTRDataset
+    from d2l_deepfm.experiment.splits import load_splits
+
+    def byte_path(train, test):
+        t = CTRDataset(train)
+        CTRDataset(test, t.feat_mapper, t.defaults)
+
+    print(f"\n{'files':<40}{'rows':>10}{'byte path s':>13}{'train reads s':>15}{'ratio':>8}")
+    for folder in folders:
+        train, test = (os.path.join(folder, n) for n in ('train.csv', 'test.csv'))
+        rows = sum(1 for _ in open(train)) + sum(1 for _ in open(test))
+        fast = best(lambda: byte_path(train, test), repeats)
+        command = best(lambda: load_splits(train, test, 'd2l', valid_fraction=0.1), repeats)
+        print(f'{folder[-40:]:<40}{rows:>10,}{fast:>13.3f}{command:>15.3f}{fast / command:>8.2f}',
+              flush=True)
 
 
 if __name__ == '__main__':

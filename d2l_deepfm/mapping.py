@@ -13,7 +13,7 @@ Unlike the text, every row is mapped at once (pandas hash tables) instead of one
 per row, and values get indices in order of first appearance (the text's order comes from
 iterating a set, so it changes between runs).
 
-Values reach the rule as strings (`inputs.table`, any format: the reference path) or, for the
+Values reach the rule as strings (`inputs.d2l_layout`, any format: the reference path) or, for the
 chapter's layout, as `inputs.bytescan` keys (each token's bytes as one uint64: the fast path);
 `fit_mapping`/`apply_mapping` take either, and the tests check both give the same map as a
 plain-Python reference of the text's rule. The streaming preprocessor (`store.build`)

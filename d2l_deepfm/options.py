@@ -22,10 +22,24 @@ def _number(kind, text):
 
 
 def positive(kind):
+    return number(kind, 0, low_in=False)
+
+
+def number(kind, low=None, high=None, low_in=True):
+    """A number of `kind` with low <= value (low < value without low_in) and value < high."""
     def parse(text):
         value = _number(kind, text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f'expected a positive number, got {text!r}')
+        if high is not None:
+            if not (low <= value if low_in else low < value) or not value < high:
+                raise argparse.ArgumentTypeError(
+                    f"expected a number between {low:g}{' (included)' if low_in else ''} and "
+                    f'{high:g}, got {text!r}')
+        elif low is not None and not (low <= value if low_in else low < value):
+            positive = (low == 0 and not low_in) or (kind is int and low == 1 and low_in)
+            raise argparse.ArgumentTypeError(
+                f'expected a positive number, got {text!r}' if positive else
+                f"expected {'an integer' if kind is int else 'a number'} "
+                f"{'>=' if low_in else '>'} {low}, got {text!r}")
         return value
     return parse
 
@@ -40,23 +54,12 @@ def at_most(parse, limit):
     return checked
 
 
-def non_negative_int(text):
-    value = _number(int, text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f'expected an integer >= 0, got {text!r}')
-    return value
+non_negative_int = number(int, 0)
 
 
 def between(low, high, include_low=False):
     """A number in (low, high), or [low, high) with include_low."""
-    def parse(text):
-        value = _number(float, text)
-        if not (low <= value if include_low else low < value) or not value < high:
-            raise argparse.ArgumentTypeError(
-                f"expected a number between {low:g}{' (included)' if include_low else ''} and "
-                f'{high:g}, got {text!r}')
-        return value
-    return parse
+    return number(float, low, high, include_low)
 
 
 fraction = between(0, 1)                      # a share of the rows
@@ -89,15 +92,24 @@ def penalty(text):
 
 
 def device_list(text):
-    """'cpu:0,cpu:1' -> ['cpu:0', 'cpu:1'] (checked for this machine when the run starts)."""
-    names = [n.strip() for n in text.split(',') if n.strip()]
+    """'cpu:0,cpu:1' -> ['cpu:0', 'cpu:1'] (whether this machine has them: when the run starts)."""
+    names = [n.strip() if ':' in n else n.strip() + ':0' for n in text.split(',') if n.strip()]
+    problem = device_problem(names)
+    if problem:
+        raise argparse.ArgumentTypeError(f'{problem}, got {text!r}')
+    return names
+
+
+def device_problem(names):
+    """What is wrong with a list of device names ('cpu:0', 'gpu:1'), or None: the one check of
+    their form (the flags', and a config's however it was made)."""
     for name in names:
         kind, _, index = name.partition(':')
         if kind not in ('cpu', 'gpu') or not (index or '0').isdigit():
-            raise argparse.ArgumentTypeError(f'expected devices like cpu:0,cpu:1 or gpu:0, got {text!r}')
-    if not names or len(set(names)) != len(names):
-        raise argparse.ArgumentTypeError(f'expected distinct devices like cpu:0,cpu:1, got {text!r}')
-    return [n if ':' in n else n + ':0' for n in names]
+            return 'expected devices like cpu:0,cpu:1 or gpu:0'
+    if not names or len({n if ':' in n else n + ':0' for n in names}) != len(names):
+        return 'expected distinct devices like cpu:0,cpu:1'
+    return None
 
 
 def name_list(text):

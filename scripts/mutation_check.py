@@ -14,6 +14,7 @@ set to the copy. "caught" means the tests failed; exit status 1 if any mutation 
 """
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -40,9 +41,10 @@ M = Mutation
 MUTATIONS = [
     # --- the models' formulas -------------------------------------------------------------
     M('fm-pairwise-half', "FM's pairwise term without the 1/2", 'd2l_deepfm/models.py',
-      'pairwise = 0.5 * F.np.dot(', 'pairwise = 1.0 * F.np.dot(', ('tests/test_models.py',)),
+      'pairwise = 0.5 * sum_fields(', 'pairwise = 1.0 * sum_fields(', ('tests/test_models.py',)),
     M('fm-sum-of-square-sign', "FM's pairwise term: square_of_sum + sum_of_square",
-      'd2l_deepfm/models.py', 'F.np.dot(square_of_sum - sum_of_square,', 'F.np.dot(square_of_sum + sum_of_square,',
+      'd2l_deepfm/models.py', 'sum_fields(F, square_of_sum - sum_of_square,',
+      'sum_fields(F, square_of_sum + sum_of_square,',
       ('tests/test_models.py',)),
     M('fm-no-first-order', "FM without its first-order terms", 'd2l_deepfm/models.py',
       'return first_order + pairwise', 'return 0 * first_order + pairwise', ('tests/test_models.py',)),
@@ -66,7 +68,7 @@ MUTATIONS = [
     M('cli-ignores-loss', '--loss ignored by the run (always the fixed loss)',
       'd2l_deepfm/experiment/run.py', 'training.make_loss(config.model.loss)',
       "training.make_loss('fixed')", ('tests/cli/test_flags.py',)),
-    M('accuracy-at-0.99', 'accuracy thresholded at 0.99 instead of 0.5', 'd2l_deepfm/training.py',
+    M('accuracy-at-0.99', 'accuracy thresholded at 0.99 instead of 0.5', 'd2l_deepfm/metrics.py',
       "'acc': float(onp.mean((p > 0.5) == labels))", "'acc': float(onp.mean((p > 0.99) == labels))",
       ('tests/test_training.py',)),
     M('predict-reports-auc-as-acc', "predict's accuracy figure shows another number",
@@ -94,7 +96,7 @@ MUTATIONS = [
     M('cli-ignores-min-threshold', '--min-threshold not passed to the data', 'd2l_deepfm/experiment/run.py',
       'min_threshold=d.min_threshold,', 'min_threshold=4,', ('tests/cli/test_flags.py',)),
     # --- input checks and error lines ------------------------------------------------------
-    M('label-2-accepted', 'the label check accepts 2', 'd2l_deepfm/inputs/table.py',
+    M('label-2-accepted', 'the label check accepts 2', 'd2l_deepfm/inputs/d2l_layout.py',
       'bad = ~onp.isin(labels, (0, 1))', 'bad = ~onp.isin(labels, (0, 1, 2))', ('tests/inputs/test_checks.py',)),
     M('one-class-accepted', 'training data with one class accepted', 'd2l_deepfm/inputs/checks.py',
       'if positives in (0, len(labels)):', 'if positives in (-1,):', ('tests/inputs/test_checks.py',)),
@@ -176,17 +178,33 @@ def apply(mutation, folder):
         f.write(text.replace(mutation.old, mutation.new))
 
 
-def check_targets(mutations):
-    """Every target found exactly once in this checkout, before anything runs."""
+def problems(mutations):
+    """What keeps mutations from running as listed: a target not found exactly once in this
+    checkout, a named test file or test function that does not exist (tests/tools/test_mutations.py
+    runs this, so that the list cannot rot)."""
+    found = []
     for m in mutations:
         with open(os.path.join(ROOT, m.path), encoding='utf-8') as f:
             count = f.read().count(m.old)
         if count != 1:
-            raise SystemExit(f'mutation {m.name}: its target occurs {count} times in {m.path} '
-                             '(expected once): update scripts/mutation_check.py')
+            found.append(f'mutation {m.name}: its target occurs {count} times in {m.path} '
+                         '(expected once)')
         for test in m.tests:
-            if not os.path.exists(os.path.join(ROOT, test.split('::')[0])):
-                raise SystemExit(f'mutation {m.name}: no test file {test}')
+            path, _, name = test.partition('::')
+            if not os.path.isfile(os.path.join(ROOT, path)):
+                found.append(f'mutation {m.name}: no test file {path}')
+                continue
+            with open(os.path.join(ROOT, path), encoding='utf-8') as f:
+                if name and not re.search(rf'^def {re.escape(name)}\(', f.read(), re.M):
+                    found.append(f'mutation {m.name}: no test {name} in {path}')
+    return found
+
+
+def check_targets(mutations):
+    """Every target found exactly once and every named test there, before anything runs."""
+    found = problems(mutations)
+    if found:
+        raise SystemExit('\n'.join(found) + '\nupdate scripts/mutation_check.py')
 
 
 def run_one(mutation, timeout):

@@ -4,7 +4,7 @@ import numpy as onp
 import pytest
 
 from d2l_deepfm.errors import DataError
-from d2l_deepfm.inputs.table import read_ctr
+from d2l_deepfm.inputs.d2l_layout import read_ctr
 from d2l_deepfm.data import (CTRDataset, load_feature_map,
                              save_feature_map)
 

@@ -3,37 +3,28 @@
     python -m d2l_deepfm.preprocess --format criteo --input train.txt --test test.txt --out store/
 
 Then `python -m d2l_deepfm.train --data-store store/`. The store and how it is built:
-store/build.py and store/memmap.py.
+store/build.py and store/memmap.py. Plain tab-separated d2l/Criteo files are scanned in parallel
+byte ranges; gzip'd files and the other layouts are read as a stream. The options it shares with
+train (--format, --label, --drop, --numeric, --min-threshold, --hash-buckets) are train's,
+declared once in experiment/flags.py.
 """
 import sys
 
 from ..errors import run_command
 from ..files import sigterm_as_interrupt
-from ..inputs.formats import FORMATS
-from ..options import Parser, at_most, name_list, positive
+from ..experiment.flags_help import add_to
+from ..options import Parser, at_most, positive
 
 
 def build_parser():
     p = Parser(prog='python -m d2l_deepfm.preprocess',
                description=__doc__.split('\n')[0].split(': ', 1)[1])
-    p.add_argument('--format', choices=FORMATS, default='d2l',
-                   help="'d2l': label + 34 fields (the chapter's ctr data); 'criteo': Kaggle Criteo "
-                        'rows (label, I1..I13, C1..C26; or CSV with a header); csv, tsv: a table with '
-                        "a header line; avazu: Avazu's CSV. Plain tab-separated d2l/criteo files are "
-                        "scanned in parallel; gzip'd files and the other layouts are read as a stream")
-    p.add_argument('--label', metavar='COL', help='the label column (default: label, click or y, any case)')
-    p.add_argument('--drop', type=name_list, metavar='COLS', help='columns to ignore (e.g. ids)')
-    p.add_argument('--numeric', type=name_list, metavar='COLS', help='numeric columns (binned)')
+    add_to(p, ('--format', '--label', '--drop', '--numeric'))      # train's (experiment/flags.py)
     p.add_argument('--input', required=True, help='training file (the vocabulary comes from it)')
     p.add_argument('--test', help='test file, mapped with the training vocabulary')
     p.add_argument('--valid', help='validation file, mapped with the training vocabulary')
     p.add_argument('--out', required=True, help='store folder')
-    p.add_argument('--min-threshold', type=positive(int), default=4,
-                   help='values seen fewer times in training map to the field default (chapter: 4)')
-    p.add_argument('--hash-buckets', type=positive(int), metavar='N',
-                   help="the hashing trick: each field's values hashed into N buckets (a stable "
-                        'hash of their bytes) instead of the vocabulary, so memory stays flat '
-                        'however many distinct values; --min-threshold does not apply')
+    add_to(p, ('--min-threshold', '--hash-buckets'))
     p.add_argument('--block-mb', type=at_most(positive(float), 4096), default=16,
                    help='MiB of text per block (default 16, at most 4096)')
     p.add_argument('--workers', type=at_most(positive(int), 64), default=None,
@@ -47,7 +38,7 @@ def main(argv=None):
     reports = []
 
     def build():
-        from ..inputs.formats import request_of       # late: keeps --help light
+        from ..inputs.reader import request_of       # late: keeps --help light
         from ..store.build import preprocess
         request = request_of(args.format, args.label, args.drop, args.numeric)
         with sigterm_as_interrupt():

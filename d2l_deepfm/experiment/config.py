@@ -1,13 +1,16 @@
 """One run's configuration: everything a run needs, in one record.
 
-The command line builds a `RunConfig` from its flags (`train.py`), the library takes it (never
-argparse's Namespace), and the run writes it whole to `OUT/config.json`;
+Each option is declared once, in flags.py: the parts' fields and defaults come from there. The
+command line builds a `RunConfig` from its flags (cli/train_command.py), the library takes it
+(never argparse's Namespace), and the run writes it whole to `OUT/config.json`;
 `python -m d2l_deepfm.train --config OUT/config.json [--out DIR]` reads it back and repeats the
-run. Options that do not go together are refused in one place, `RunConfig.check()`, when the
-config is built. The chapter's model settings (`CHAPTER`) are the defaults of `model_settings`.
+run. Values out of range and options that do not go together are refused in one place,
+`RunConfig.check()`, when the config is built, however it was built.
 
 Two protocols (`--protocol`, `TrainConfig.protocol`), 'default' and 'chapter': what each sets is
-in protocol.py; flags given on the command line win.
+in protocol.py. A setting left unset (None) takes its protocol's value when the config is made
+(`RunConfig(train=TrainConfig(protocol='chapter'))` is the chapter's run, as with the flags);
+settings given win.
 
 This module imports nothing heavy (no MXNet): `--help` and the checks stay fast.
 """
@@ -16,84 +19,33 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from typing import List, Optional, Union
+from typing import List, Optional
 
 from ..errors import ConfigError
 from ..files import read_json
 from ..inputs import layout
-from .bounds import check_values
-from .protocol import (CHAPTER, DEFAULT_MODELS, MODEL_CHOICES, MODEL_SETS, MODELS,  # noqa: F401
-                       PROTOCOLS)
+from . import flags
+from .protocol import MODEL_SETS, MODELS  # noqa: F401  (MODELS: the models, for callers)
 
-FORMATS = layout.FORMATS
-KVSTORES = ('device', 'local', 'dist_sync', 'dist_async', 'dist_device_sync')
-LOSSES = ('fixed', 'chapter')
-SPARSE = ('auto', 'on', 'off')
 VERSION = 1
 
 MAX_BUCKETS = (2 ** 31 - 1) // 64     # --hash-buckets: int32 indices for up to 64 fields
 
 
-@dataclass
-class DataConfig:
-    """Where the rows come from and how they are read and mapped."""
-    data_dir: Optional[str] = None          # folder with train.csv and test.csv (chapter layout)
-    data_root: str = 'data'                 # where the default data is cached or generated
-    download: bool = True                   # try d2l's ctr.zip before the synthetic stand-in
-    format: str = 'd2l'                     # d2l, criteo, csv, tsv, avazu (inputs/layout.py)
-    label: Optional[str] = None             # files with a header: the label column
-    drop: Optional[List[str]] = None        # ... columns ignored (names or shell patterns)
-    numeric: Optional[List[str]] = None     # ... numeric columns, binned
-    train: Optional[str] = None
-    test: Optional[str] = None
-    test_fraction: Optional[float] = None   # without test: this fraction of train held out
-    valid: Optional[str] = None
-    valid_fraction: Optional[float] = None
-    min_threshold: int = 4
-    hash_buckets: Optional[int] = None      # the hashing trick instead of the vocabulary
-    strict: bool = False                    # a malformed row is an error instead of skipped
-    store: Optional[str] = None             # a preprocessed store (store.memmap)
-    block_rows: int = 1 << 20               # rows read at a time from the store
+def _part(name, doc, **namespace):
+    """A config part: its fields and defaults are the options declared in flags.py."""
+    cls = dataclasses.make_dataclass(name, flags.fields_of(name[:-6].lower()),
+                                     namespace={'__doc__': doc, **namespace})
+    cls.__module__ = __name__
+    return cls
 
 
-@dataclass
-class ModelConfig:
-    """Which models, their sizes and penalties (None: the chapter's setting)."""
-    model: str = 'all'                      # fm, deepfm, lr, both (fm + deepfm), all (+ lr)
-    num_factors: Optional[int] = None
-    lr: Optional[float] = None
-    mlp_dims: Optional[List[int]] = None
-    dropout: Optional[float] = None
-    wd: Optional[Union[float, str]] = None  # a number, or 'auto' (experiment.tuning)
-    wd_embedding: Optional[float] = None
-    loss: str = 'fixed'                     # 'chapter': the text's double sigmoid
-    sparse_grad: str = 'auto'
-
-    @property
-    def names(self):
-        return MODEL_SETS.get(self.model, (self.model,))
-
-
-@dataclass
-class TrainConfig:
-    """The loop: epochs, batches, early stopping, seeds, devices."""
-    epochs: int = 30
-    batch_size: int = 256                   # PROTOCOLS['default']
-    patience: Optional[int] = 3
-    seed: int = 0
-    seeds: Optional[List[int]] = None       # one run per seed, mean ± std (overrides seed)
-    devices: Optional[List[str]] = None     # e.g. ['cpu:0', 'cpu:1']; None: try_all_gpus()
-    kvstore: str = 'device'
-    protocol: str = 'default'               # 'default' or 'chapter' (PROTOCOLS)
-
-
-@dataclass
-class OutputConfig:
-    """Where the run writes, and how it talks."""
-    out: str = 'runs/latest'
-    resume: bool = False
-    progress: bool = True
-    results: Optional[str] = None           # results CSV (default: results.csv beside out)
+DataConfig = _part('DataConfig', 'Where the rows come from and how they are read and mapped.')
+ModelConfig = _part('ModelConfig', 'Which models, their sizes and penalties (None: the '
+                    "protocol's setting).",
+                    names=property(lambda self: MODEL_SETS.get(self.model, (self.model,))))
+TrainConfig = _part('TrainConfig', 'The loop: epochs, batches, early stopping, seeds, devices.')
+OutputConfig = _part('OutputConfig', 'Where the run writes, and how it talks.')
 
 
 @dataclass
@@ -105,11 +57,8 @@ class RunConfig:
     command: Optional[List[str]] = None     # the command line that made it (for the record)
 
     def __post_init__(self):
-        # the default protocol holds out part of the training file when no validation set is given
-        d = self.data
-        if (self.train.protocol == 'default' and d.valid_fraction is None and not d.valid
-                and not d.store):
-            self.data = dataclasses.replace(d, valid_fraction=PROTOCOLS['default']['valid_fraction'])
+        # settings left unset take the protocol's (the one place: flags.with_protocol)
+        self.data, self.model, self.train = flags.with_protocol(self.data, self.model, self.train)
 
     # --- derived ---------------------------------------------------------------------------
     @property
@@ -134,17 +83,12 @@ class RunConfig:
         """The settings of model `name`: the chapter's (with the default protocol's step and
         penalties, these scaled by `num_rows`), changed by the options given (and by `override`,
         e.g. the penalties --wd auto picked). Penalties are recorded only when set."""
-        settings = dict(CHAPTER[name])
+        settings = flags.model_defaults(self.train.protocol, name)
+        per_row = {k: settings.pop(k) for k in ('wd', 'wd_embedding') if k in settings}
         m = self.model
-        protocol = DEFAULT_MODELS[name] if self.train.protocol == 'default' else {}
-        if protocol:
-            settings['lr'] = protocol['lr']
-            if 'mlp_dims' in protocol:
-                settings['mlp_dims'] = list(protocol['mlp_dims'])     # a copy: the protocol stays
-        if (protocol and num_rows and m.wd is None and m.wd_embedding is None
+        if (per_row and num_rows and m.wd is None and m.wd_embedding is None
                 and not self.distributed and not override):   # servers get no per-parameter wd
-            override = {'wd': protocol['wd'] / num_rows,
-                        'wd_embedding': protocol['wd_embedding'] / num_rows}
+            override = {k: v / num_rows for k, v in per_row.items()}
         for key in ('num_factors', 'lr', 'mlp_dims', 'dropout'):
             value = getattr(m, key)
             if value is not None and key in settings:
@@ -161,16 +105,9 @@ class RunConfig:
     def check(self):
         """Refuse options that are out of range or do not go together (ConfigError); return self."""
         d, m, t = self.data, self.model, self.train
-        check_values(self)
+        flags.check_values(self)       # each value: its range, kind and choices
         if os.path.isdir(self.results_path):     # found before training, not after it
             raise ConfigError(f'--results {self.results_path}: a directory; give a file')
-        choices = [('--protocol', t.protocol, tuple(PROTOCOLS)), ('--format', d.format, FORMATS),
-                   ('--model', m.model, MODEL_CHOICES),
-                   ('--loss', m.loss, LOSSES), ('--sparse-grad', m.sparse_grad, SPARSE),
-                   ('--kvstore', t.kvstore, KVSTORES)]
-        for flag, value, allowed in choices:
-            if value not in allowed:
-                raise ConfigError(f'{flag} {value!r}: expected one of {", ".join(allowed)}')
         if d.valid and d.valid_fraction:
             raise ConfigError('give --valid FILE or --valid-fraction F, not both')
         if d.store and (d.valid or d.valid_fraction):
@@ -217,8 +154,6 @@ class RunConfig:
                 raise ConfigError(f'--wd auto and --wd-embedding set penalties per parameter, '
                                   'which the parameter servers do not receive: not with '
                                   f'--kvstore {t.kvstore}')
-        if t.seeds is not None and len(set(t.seeds)) != len(t.seeds):
-            raise ConfigError(f'--seeds {t.seeds}: expected distinct seeds')
         return self
 
     def layout_request(self):

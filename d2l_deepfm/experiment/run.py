@@ -45,20 +45,17 @@ SOURCES = {'user': 'data from {folder}', 'local': "d2l's ctr data ({folder})",
 
 
 def parse_devices(names):
-    """['cpu:0', 'gpu:1'] -> MXNet contexts (None: training.try_all_gpus())."""
+    """['cpu:0', 'gpu:1'] -> MXNet contexts (None: training.try_all_gpus()). The names' form is
+    checked once, where they are given (options.device_problem: the flags and RunConfig.check);
+    here, whether this machine has them."""
     if not names:
         return training.try_all_gpus()
     devices = []
     for name in names:
-        kind, _, index = name.strip().partition(':')
-        if kind not in ('cpu', 'gpu') or not (index or '0').isdigit():
-            raise ConfigError(f'--devices: expected devices like cpu:0,cpu:1 or gpu:0, got {name!r}')
+        kind, _, index = name.partition(':')
         if kind == 'gpu' and int(index or 0) >= mx.context.num_gpus():
-            raise ConfigError(f'--devices: no {name.strip()}: this machine has '
-                              f'{mx.context.num_gpus()} GPUs')
+            raise ConfigError(f'--devices: no {name}: this machine has {mx.context.num_gpus()} GPUs')
         devices.append(getattr(mx, kind)(int(index or 0)))
-    if len(set(map(str, devices))) != len(devices):
-        raise ConfigError(f'--devices {",".join(names)}: a device is named twice')
     return devices
 
 

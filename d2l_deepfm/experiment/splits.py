@@ -1,4 +1,4 @@
-"""Training, validation and test sets from files in any input format (`inputs.formats`), with one
+"""Training, validation and test sets from files in any input format (`inputs.reader`), with one
 feature map.
 
 The feature map (`feat_mapper`, `defaults`) is always built from the training rows only: with a
@@ -12,7 +12,8 @@ import numpy as onp
 
 from ..data import CTRDataset
 from ..errors import ConfigError, DataError
-from ..inputs.formats import read
+from ..inputs.reader import read
+from ..inputs.d2l_layout import take_rows
 
 
 def holdout(num_rows, fraction, seed=0):
@@ -28,15 +29,16 @@ def holdout(num_rows, fraction, seed=0):
 
 
 def split_tokens(labels, tokens, fraction, seed=0):
-    """Split parsed rows (labels, tokens DataFrame) into training and validation rows."""
+    """Split parsed rows (labels, tokens: strings or bytescan's keys) into training and
+    validation rows."""
     train_rows, valid_rows = holdout(len(labels), fraction, seed)
-    pick = lambda rows: (labels[rows], tokens.iloc[rows].reset_index(drop=True))  # noqa: E731
+    pick = lambda rows: (labels[rows], take_rows(tokens, rows))  # noqa: E731
     return pick(train_rows), pick(valid_rows)
 
 
 def mapped(path, train, strict=False):
     """A file mapped with the training set's feat_mapper and defaults (read with its layout)."""
-    rows = read(path, train.layout, strict=strict)
+    rows = read(path, train.layout, strict=strict, keys=True)
     return CTRDataset.from_tokens(rows.labels, rows.tokens, train.feat_mapper, train.defaults,
                                   skipped=rows.skipped, path=path, hash_buckets=train.hash_buckets)
 
@@ -52,7 +54,7 @@ def load_splits(train_path, test_path=None, format='d2l', valid_path=None, valid
         raise ConfigError('give a validation file or a validation fraction, not both')
     if bool(test_path) == bool(test_fraction):
         raise ConfigError('give a test file or a test fraction (one of them)')
-    rows = read(train_path, format, strict=strict)
+    rows = read(train_path, format, strict=strict, keys=True)
     labels, tokens = rows.labels, rows.tokens
     held_test = held_valid = None
     if test_fraction:

@@ -1,6 +1,6 @@
 """Checks on the user's input files, shared by every format: one clear line per mistake.
 
-`checked_input` wraps `table.read_table` (the one function every format reads through): before
+`checked_input` wraps `d2l_layout.read_table` (the one function every format reads through): before
 parsing it rejects a missing path, a directory, an empty file and a file that is not UTF-8
 text (NUL bytes, invalid UTF-8, compressed archives), naming the line; after parsing it drops
 a header line. The other helpers run only when something is wrong or asked for: they rescan

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..errors import DataError
 from .layout import numeric_tokens
-from .table import parse_labels, read_table
+from .d2l_layout import parse_labels, read_table
 
 NUM_INT, NUM_CAT = 13, 26
 NUM_FEAT = NUM_INT + NUM_CAT

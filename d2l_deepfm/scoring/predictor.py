@@ -13,7 +13,7 @@ import numpy as onp
 from .. import training
 from ..data import CTRDataset
 from ..errors import DataError
-from ..inputs.formats import read
+from ..inputs.reader import read
 from ..inputs.layout import Layout, positional_columns, request, resolve
 from . import trained, weights
 

@@ -89,7 +89,7 @@ def split_lines(text, sep):
 
 def read_rows(path, lay):
     """(columns, rows as lists of strings) of an input file, read as predict reads it
-    (inputs/tabular.py): the layout's separator (Criteo also as CSV), a header line when the
+    (inputs/reader.py): the layout's separator (Criteo also as CSV), a header line when the
     layout has one or the first line looks like one, the label column optional."""
     name = '<stdin>' if path == '-' else path
     text = read_text(path)

@@ -1,4 +1,4 @@
-"""Reading a text log in blocks of whole lines, each parsed like `inputs.table.read_table`
+"""Reading a text log in blocks of whole lines, each parsed like `inputs.d2l_layout.read_table`
 parses a whole file (for `preprocess`).
 
 A block is scanned as bytes by `inputs.bytescan` (every token of at most 8 bytes one uint64
@@ -20,10 +20,10 @@ import numpy as onp
 import pandas as pd
 
 from ..errors import DataError
-from ..inputs import bytescan, criteo, stream, tabular
+from ..inputs import bytescan, criteo, reader, stream
 from ..inputs.checks import check_text_file, data_start
 from ..inputs.layout import positional_columns, resolve
-from ..inputs.formats import NUM_FEAT as FORMATS
+from ..inputs.reader import NUM_FEAT as FORMATS
 
 
 def line_blocks(path, block_bytes, start=0):
@@ -271,10 +271,10 @@ def parsed_blocks(path, fmt, block_bytes, workers, hash_buckets=None):
             yield window.popleft().result()
 
 
-# --- other layouts and gzip'd files: streamed, parsed by inputs/tabular.py --------------------
+# --- other layouts and gzip'd files: streamed, parsed by inputs/reader.py --------------------
 
 def rows_block(rows):
-    """A block parsed by `inputs.stream` (tabular.Rows) as parse_block's namespace (strings)."""
+    """A block parsed by `inputs.stream` (reader.Rows) as parse_block's namespace (strings)."""
     fields = []
     for k in rows.tokens.columns:
         codes, uniques = pd.factorize(rows.tokens[k].to_numpy())
@@ -288,7 +288,7 @@ def layout_blocks(path, request, block_bytes, workers, seen, hash_buckets=None):
     tab-separated d2l/Criteo files in parallel byte ranges (parsed_blocks), anything else (gzip,
     CSV with a header ...) streamed in one process. seen['layout']: the resolved layout, set once
     the first block is read. hash_buckets: blocks come hashed (`hash_block`)."""
-    if tabular.fast_path(path, request):
+    if reader.fast_path(path, request):
         seen['layout'] = request if request.resolved else \
             resolve(request, positional_columns(request.format))
         yield from parsed_blocks(path, request.format, block_bytes, workers, hash_buckets)

@@ -36,9 +36,9 @@ import pandas as pd
 from .. import folders, mapping
 from ..errors import ConfigError, DataError
 from ..files import write_json
-from ..inputs.formats import NUM_FEAT as FORMATS
-from ..inputs.formats import request_of
-from ..inputs.table import label_error
+from ..inputs.reader import NUM_FEAT as FORMATS
+from ..inputs.reader import request_of
+from ..inputs.d2l_layout import label_error
 from .blocks import layout_blocks
 from .npy import NpyWriter, bytes_of
 from .vocabulary import KeyIndex, Vocabulary, map_block
@@ -47,7 +47,7 @@ SPLITS = ('train', 'valid', 'test')
 
 
 def _check_labels(block, path, rows_before, fmt):
-    """table.parse_labels' rule and message: labels are 0 or 1, an error names the line."""
+    """d2l_layout.parse_labels' rule and message: labels are 0 or 1, an error names the line."""
     if block.bad_label is not None:
         row, value = block.bad_label
         raise label_error(path, FORMATS[fmt] + 1, rows_before + row, value)

@@ -1,8 +1,10 @@
-"""Every flag of every command is exercised by a test that checks its effect.
+"""Every flag of every command is exercised by a test that checks its effect; the train command's
+options, declared once (experiment/flags.py), drive the tests of their ranges and choices.
 
 `test_every_flag_is_mentioned_by_a_test_of_its_command` fails when a command gains a flag that no
 test of that command mentions; the other tests here check the effects of flags that had none.
 """
+import dataclasses
 import glob
 import json
 import os
@@ -15,7 +17,11 @@ import pytest
 
 from d2l_deepfm.cli import launch_command as launch, predict_command as predict, preprocess_command as preprocess, train_command as train
 from d2l_deepfm.data import CTRDataset
-from d2l_deepfm.errors import DataError
+from d2l_deepfm.errors import ConfigError, DataError
+from d2l_deepfm.experiment.config import (DataConfig, ModelConfig, OutputConfig, RunConfig,
+                                          TrainConfig)
+from d2l_deepfm.experiment.flags import OPTIONS, check_value, config_parts, default_of
+from d2l_deepfm.experiment.protocol import CHAPTER, PROTOCOLS
 from helpers import ROOT, assert_one_error_line, call_main
 
 # compare is train's parser with other defaults (--model all --seeds 0,1,2: test_compare, test_config)
@@ -29,15 +35,117 @@ def flags(module):
 
 
 def test_every_flag_is_mentioned_by_a_test_of_its_command():
-    sources = {path: open(path).read() for path in glob.glob(os.path.join(ROOT, 'tests', '*.py'))}
+    sources = {path: open(path).read() for path in glob.glob(os.path.join(ROOT, 'tests', '**', '*.py'), recursive=True)}
     missing = []
     for command, module in COMMANDS.items():
-        uses = re.compile(rf'(d2l_deepfm\.{command}\b|\b{module.__name__.split(".")[-1]}\.main\b)')
+        uses = re.compile(rf'(d2l_deepfm\.{command}\b|\b{command}_command\b)')
         texts = [text for text in sources.values() if uses.search(text)]
         for options in flags(module):
             if not any(re.search(rf"['\"]{re.escape(o)}['\"]", t) for o in options for t in texts):
                 missing.append(f'{command} {"/".join(options)}')
     assert not missing, f'flags no test of their command mentions: {missing}'
+
+
+# --- the one declaration (experiment/flags.py) drives the parser, the config and the checks -------
+
+def outside_and_inside(o):
+    """(values out of the option's range, a value in it)."""
+    step = 1 if o.kind == 'int' else 0.5
+    out = [o.low if not o.low_in else o.low - step] if o.low is not None else []
+    out += [o.high] if o.high is not None else []
+    inside = o.low if o.low_in else (o.low + (o.high if o.high is not None else 2 * step)) / 2
+    return out, inside
+
+
+RANGED = [o for o in OPTIONS if o.low is not None or o.high is not None]
+CHOICES = [o for o in OPTIONS if o.choices]
+
+
+def test_the_config_parts_are_the_declared_options():
+    """Every declared field is a config field with the declared default, and nothing else is."""
+    for part, kind in (('data', DataConfig), ('model', ModelConfig), ('train', TrainConfig),
+                       ('output', OutputConfig)):
+        fields = {f.name: f.default for f in dataclasses.fields(kind)}
+        declared = {o.name: default_of(o) for o in OPTIONS if o.field and o.part == part}
+        assert fields == declared, part
+    parser_flags = {o for options in flags(train) for o in options}
+    assert parser_flags == {o.flag for o in OPTIONS}
+
+
+@pytest.mark.parametrize('option', RANGED, ids=[o.flag for o in RANGED])
+def test_a_range_is_checked_alike_on_the_command_line_and_in_a_config(option, capsys):
+    bad, good = outside_and_inside(option)
+    assert bad
+    for value in bad:
+        code, _, err = call_main(train.main, [option.flag, value, '--out', 'never'], capsys)
+        assert_one_error_line(code, err, option.flag)
+        with pytest.raises(ConfigError, match=re.escape(option.flag)):
+            check_value(option, value)
+        config = RunConfig()
+        part = dataclasses.replace(getattr(config, option.part), **{option.name: value})
+        with pytest.raises(ConfigError, match=re.escape(option.flag)):
+            config.replace(**{option.part: part}).check()
+    parsed = train.build_parser().parse_args([option.flag, str(good)])
+    assert getattr(parsed, option.dest) == good
+    assert config_parts(parsed)[option.part][option.name] == good
+    check_value(option, good)
+
+
+@pytest.mark.parametrize('option', CHOICES, ids=[o.flag for o in CHOICES])
+def test_choices_are_checked_alike_on_the_command_line_and_in_a_config(option, capsys):
+    code, _, err = call_main(train.main, [option.flag, 'nope', '--out', 'never'], capsys)
+    assert_one_error_line(code, err, option.flag)
+    with pytest.raises(ConfigError, match=f'{re.escape(option.flag)} .nope.: expected one of'):
+        check_value(option, 'nope')
+    for value in option.choices:
+        check_value(option, value)
+        assert getattr(train.build_parser().parse_args([option.flag, value]), option.dest) == value
+
+
+def test_protocol_defaults_show_in_the_help_from_protocol_py():
+    text = ' '.join(train.build_parser().format_help().split())
+    for name in ('batch_size', 'epochs'):
+        values = [PROTOCOLS[p][name] for p in ('default', 'chapter')]
+        assert f'(default protocol: {values[0]}; chapter: {values[1]})' in text
+    assert f"chapter: FM {CHAPTER['fm']['lr']}, DeepFM {CHAPTER['deepfm']['lr']})" in text
+
+
+def test_devices_are_checked_once_whoever_gives_them(capsys):
+    assert RunConfig(train=TrainConfig(devices=['cpu', 'cpu:1'])).check()      # 'cpu' is cpu:0
+    for names in (['cpu:0', 'cpu:0'], ['cpu', 'cpu:0'], ['tpu:0'], ['gpu:x'], []):
+        with pytest.raises(ConfigError, match='--devices'):
+            RunConfig(train=TrainConfig(devices=names)).check()
+        code, _, err = call_main(train.main, ['--devices', ','.join(names) or ',', '--out', 'n'], capsys)
+        assert_one_error_line(code, err, 'devices')
+    assert train.build_parser().parse_args(['--devices', 'cpu,gpu:1']).devices == ['cpu:0', 'gpu:1']
+
+
+def test_preprocess_shares_trains_declared_options():
+    """--format, --label, --drop, --numeric, --min-threshold, --hash-buckets: one declaration,
+    the same help and the same checks in both commands."""
+    actions = {cmd: {a.option_strings[0]: a for a in m.build_parser()._actions if a.option_strings}
+               for cmd, m in (('train', train), ('preprocess', preprocess))}
+    shared = set(actions['train']) & set(actions['preprocess']) - {'-h', '--debug', '--test',
+                                                                   '--valid', '--out'}
+    assert shared == {'--format', '--label', '--drop', '--numeric', '--min-threshold',
+                      '--hash-buckets'}
+    for flag in shared:
+        a, b = actions['train'][flag], actions['preprocess'][flag]
+        assert (a.help, a.choices, a.default, a.metavar) == (b.help, b.choices, b.default, b.metavar)
+        assert getattr(a.type, '__qualname__', None) == getattr(b.type, '__qualname__', None), flag
+    for argv in (['--min-threshold', '0'], ['--hash-buckets', '-1'], ['--format', 'xml']):
+        for module in (train, preprocess):
+            with pytest.raises(SystemExit):
+                module.build_parser().parse_args(argv)
+
+
+def test_the_options_table_in_the_docs_is_up_to_date():
+    sys.path.insert(0, os.path.join(ROOT, 'scripts'))
+    import options_table
+    with open(options_table.PATH) as f:
+        assert f.read() == options_table.document(), 'run python scripts/options_table.py'
+    for o in OPTIONS:
+        assert f'`{o.flag}' in options_table.document()
 
 
 # --- train -------------------------------------------------------------------------------------

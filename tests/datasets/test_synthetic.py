@@ -3,7 +3,7 @@ import os
 import numpy as onp
 
 from d2l_deepfm.datasets import synthetic
-from d2l_deepfm.inputs.table import read_ctr
+from d2l_deepfm.inputs.d2l_layout import read_ctr
 
 
 def test_same_seed_same_files(tmp_path):

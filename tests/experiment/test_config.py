@@ -40,6 +40,30 @@ def test_conflicting_options_are_refused_where_the_config_is_built(argv, message
         config_from_argv(argv)
 
 
+def test_a_config_made_in_python_gets_its_protocol_like_the_command_line():
+    """RunConfig(train=TrainConfig(protocol='chapter')) is the chapter's run, as --protocol chapter
+    is: the same settings, and the same checks (a patience without a validation set)."""
+    from d2l_deepfm.experiment.config import DataConfig, TrainConfig
+    from d2l_deepfm.experiment.protocol import PROTOCOLS
+    for protocol in ('chapter', 'default'):
+        made = RunConfig(train=TrainConfig(protocol=protocol)).check()
+        flags = config_from_argv(['--protocol', protocol])
+        assert made.replace(command=flags.command) == flags
+        assert made.train.batch_size == PROTOCOLS[protocol]['batch_size']
+        assert made.model.model == PROTOCOLS[protocol]['model']
+    chapter = RunConfig(train=TrainConfig(protocol='chapter')).check()
+    assert chapter.train.patience is None and chapter.data.valid_fraction is None
+    assert chapter.model_settings('fm') == config_from_argv(['--protocol', 'chapter']).model_settings('fm')
+    with pytest.raises(ConfigError, match='--patience needs a validation set'):
+        RunConfig(train=TrainConfig(protocol='chapter', patience=3)).check()
+    given = RunConfig(data=DataConfig(valid_fraction=0.2),
+                      train=TrainConfig(protocol='chapter', batch_size=64)).check()
+    assert (given.train.batch_size, given.train.patience, given.data.valid_fraction) == (64, None, 0.2)
+    assert RunConfig(data=DataConfig(valid='v.csv')).check().train.patience == \
+        PROTOCOLS['default']['patience']                     # a validation file: the default stops early
+    assert RunConfig(data=DataConfig(valid='v.csv')).check().data.valid_fraction is None
+
+
 def test_digest_ignores_where_outputs_go():
     a, b = config_from_argv(['--out', 'x']), config_from_argv(['--out', 'y', '--no-progress'])
     assert a.digest() == b.digest()

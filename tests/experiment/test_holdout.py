@@ -6,7 +6,7 @@ import pytest
 
 from d2l_deepfm import training
 from d2l_deepfm.errors import DataError
-from d2l_deepfm.inputs.table import read_ctr
+from d2l_deepfm.inputs.d2l_layout import read_ctr
 from d2l_deepfm.mapping import build_feat_mapper
 from d2l_deepfm.models import FM
 from d2l_deepfm.experiment.splits import holdout, load_splits

@@ -6,7 +6,7 @@ import pytest
 
 from d2l_deepfm import data
 from d2l_deepfm.errors import DataError
-from d2l_deepfm.inputs import bytescan, table
+from d2l_deepfm.inputs import bytescan, d2l_layout as table
 
 
 def write(path, text):
@@ -125,3 +125,29 @@ def test_synthetic_data_takes_the_fast_path(small_ctr):
     assert bytescan.read_ctr(path, table.NUM_FEAT) is not None
     train = assert_same(path, table.NUM_FEAT)
     assert_same(os.path.join(small_ctr, 'test.csv'), table.NUM_FEAT, train=train)
+
+
+@pytest.mark.parametrize('hash_buckets', [None, 64])
+def test_the_train_commands_reading_takes_the_byte_path_and_equals_the_reference(small_ctr,
+                                                                                  hash_buckets):
+    """load_splits (train, compare) reads the chapter's layout through the byte scanner's keys,
+    and its training, validation and test sets are the string path's, row for row."""
+    from d2l_deepfm.experiment.splits import load_splits, split_tokens
+    from d2l_deepfm.inputs.reader import read
+    train_path, test_path = (os.path.join(small_ctr, n) for n in ('train.csv', 'test.csv'))
+    assert table.is_keys(read(train_path, 'd2l', keys=True).tokens)
+    assert not table.is_keys(read(train_path, 'd2l').tokens)      # strings unless keys are asked
+    train, valid, test = load_splits(train_path, test_path, 'd2l', valid_fraction=0.2,
+                                     hash_buckets=hash_buckets)
+    labels, tokens, _ = table.read_ctr(train_path)                # the reference (pandas)
+    kept, held = split_tokens(labels, tokens, 0.2)
+    ref = data.CTRDataset.from_tokens(*kept, hash_buckets=hash_buckets)
+    ref_valid = data.CTRDataset.from_tokens(*held, ref.feat_mapper, ref.defaults,
+                                            hash_buckets=hash_buckets)
+    test_labels, test_tokens, _ = table.read_ctr(test_path)
+    ref_test = data.CTRDataset.from_tokens(test_labels, test_tokens, ref.feat_mapper, ref.defaults,
+                                           hash_buckets=hash_buckets)
+    assert train.feat_mapper == ref.feat_mapper and train.defaults == ref.defaults
+    for got, want in ((train, ref), (valid, ref_valid), (test, ref_test)):
+        onp.testing.assert_array_equal(got.features, want.features)
+        onp.testing.assert_array_equal(got.labels, want.labels)

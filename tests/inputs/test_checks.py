@@ -14,7 +14,7 @@ from d2l_deepfm.inputs import criteo
 from d2l_deepfm.datasets import synthetic
 from d2l_deepfm.data import CTRDataset
 from d2l_deepfm.errors import DataError
-from d2l_deepfm.inputs.table import read_ctr
+from d2l_deepfm.inputs.d2l_layout import read_ctr
 from d2l_deepfm.inputs.checks import first_malformed_line, is_header
 from helpers import ROOT, assert_one_error_line
 

@@ -10,7 +10,7 @@ from d2l_deepfm import mapping
 from d2l_deepfm.cli import predict_command as predict, preprocess_command as preprocess, train_command as train
 from d2l_deepfm.data import CTRDataset
 from d2l_deepfm.inputs import bytescan
-from d2l_deepfm.inputs.table import read_ctr
+from d2l_deepfm.inputs.d2l_layout import read_ctr
 
 N = 97
 

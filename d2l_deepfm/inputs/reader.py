@@ -1,6 +1,7 @@
-"""Users' click logs in any layout (see layout.py) -> labels and string tokens, ready for `CTRDataset`.
+"""The one reading interface: users' click logs in any layout (see layout.py) -> labels and
+string tokens (or the byte scanner's keys, with keys=True), ready for `CTRDataset`.
 
-    rows = read(path, layout.request('avazu'))       # also 'csv', 'tsv', 'criteo', 'd2l'
+    rows = read(path, 'avazu')       # also 'csv', 'tsv', 'criteo', 'd2l', or a layout.request(...)
     rows.labels, rows.tokens, rows.skipped, rows.layout
 
 `path` is a file, plain or gzip-compressed (detected by its first bytes, whatever its name; read
@@ -13,8 +14,8 @@ in order), the number of skipped rows; and the resolved layout, which says what 
     the header's is an error naming its line (CSV quoting is honoured when the file has quotes);
   * 'd2l', 'criteo': the chapter's rules (header line optional; rows with the wrong number of
     fields skipped and counted). A plain tab-separated file goes to the fast readers
-    (`table.read_ctr`, `criteo.read_criteo`); a gzip file or standard input is parsed here with
-    the same rules. `criteo` also reads Criteo as CSV with a header (`label,I1..` or
+    (`d2l_layout.read_fast`: the byte scanner's keys, else `d2l_layout.read_ctr`;
+    `criteo.read_criteo`); a gzip file or standard input is parsed here with the same rules. `criteo` also reads Criteo as CSV with a header (`label,I1..` or
     `Id,Label,I1..`: an Id column is dropped) or without one.
 """
 import dataclasses
@@ -25,7 +26,7 @@ import numpy as onp
 import pandas as pd
 
 from ..errors import ConfigError, DataError
-from . import criteo, table
+from . import criteo, d2l_layout
 from . import layout as L
 from .checks import is_header
 from .text import Lines, is_gzip, read_bytes, text_checks
@@ -35,19 +36,23 @@ SEPARATOR_NAMES = {',': 'comma', '\t': 'tab'}
 
 class Rows(typing.NamedTuple):
     labels: onp.ndarray          # float32 (n,); None when the label column is absent (predict)
-    tokens: pd.DataFrame         # strings, columns 1..k
+    tokens: pd.DataFrame         # strings, columns 1..k; or bytescan's keys (k, n) (d2l_layout.is_keys)
     skipped: int
     layout: L.Layout             # resolved
     notes: list = []             # what looks wrong but is not an error (an id column kept ...)
 
 
-def read(path, request, label_required=True, strict=False):
-    """Rows of `path` read with the layout `request` (a `layout.request(...)`, or a resolved
-    layout recorded by a training run: then the header must hold the same feature columns).
-    strict: a skipped (malformed) row is an error naming its line."""
-    name = '<stdin>' if path == '-' else path
+def read(path, request='d2l', label_required=True, strict=False, keys=False):
+    """Rows of `path` read with the layout `request`: a format's name, a `layout.request(...)`,
+    or a resolved layout recorded by a training run (then the header must hold the same feature
+    columns). The one reading interface of the package: train, compare, predict, preprocess (its
+    first choice, `fast_path`) and CTRDataset come here.
+    strict: a skipped (malformed) row is an error naming its line. keys: the tokens may come as
+    the byte scanner's keys (num_feat, n) where it takes the file (the mapping rules and
+    `CTRDataset.from_tokens` take either; `d2l_layout.is_keys` tells them apart)."""
+    name, request = '<stdin>' if path == '-' else path, request_of(request)
     if fast_path(path, request) and label_required and not strict:
-        return _fast(path, request)
+        return _fast(path, request, keys)
     raw = read_bytes(path)
     text_checks(name, raw)
     return parse(name, raw, request, label_required, strict)
@@ -69,10 +74,10 @@ def _first_line(path, size=1 << 16):
     return next((s for s in head.decode('utf-8', 'replace').split('\n') if s.strip()), None)
 
 
-def _fast(path, request):
+def _fast(path, request, keys=False):
     """Tab-separated d2l/Criteo files through the chapter's readers (inputs/checks.py's checks)."""
-    if request.format == 'd2l':
-        labels, tokens, skipped = table.read_ctr(path)
+    if request.format == 'd2l':                  # with keys: bytescan's keys where it can
+        labels, tokens, skipped = (d2l_layout.read_fast if keys else d2l_layout.read_ctr)(path)
     else:
         labels, tokens, skipped = criteo.read_criteo(path)
     columns = L.positional_columns(request.format)
@@ -152,7 +157,7 @@ def parse(name, raw, request, label_required=True, strict=False, line_base=0, em
     frame = lines_of.frame(onp.concatenate(([False] * int(header), keep)).astype(bool), columns)
     labels = None
     if layout.label in columns:
-        labels = table.parse_labels(frame[layout.label].to_numpy(), name, lines=row_lines)
+        labels = d2l_layout.parse_labels(frame[layout.label].to_numpy(), name, lines=row_lines)
     return Rows(labels, tokens_of(frame, layout), int(len(bad)), layout, id_like(frame, layout))
 
 
@@ -208,3 +213,25 @@ def tokens_of(frame, layout):
             out[k] = onp.asarray(tokens, dtype=object)[codes] if len(codes) else tokens
             k += 1
     return pd.DataFrame(out)
+
+
+# --- by a format's name ----------------------------------------------------------------------
+
+FORMATS = L.FORMATS
+NUM_FEAT = {'d2l': d2l_layout.NUM_FEAT, 'criteo': criteo.NUM_FEAT}     # the header-less layouts
+
+
+def request_of(format, label=None, drop=(), numeric=()):
+    """The layout asked for: a Layout as it is, or a format's name with the column flags."""
+    if isinstance(format, L.Layout):
+        return format
+    try:
+        return L.request(format, label, drop, numeric)
+    except L.LayoutError as e:
+        raise ConfigError(str(e)) from None
+
+
+def read_rows(path, format='d2l', keys=False):
+    """(labels float32 (n,), tokens DataFrame (n, num_feat) or keys, skipped) of one file."""
+    rows = read(path, request_of(format), keys=keys)
+    return rows.labels, rows.tokens, rows.skipped

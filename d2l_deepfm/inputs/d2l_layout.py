@@ -1,10 +1,10 @@
 """The chapter's layout as a text table: one impression per line, tab-separated, the label (0/1)
 then `num_feat` (34 in d2l's ctr data) categorical fields as strings.
 
-`read_table` parses any tab-separated file into a DataFrame of strings with pandas (the reference
-reader: every format can come through it; `bytescan` is the byte-level fast path for the
-chapter's layout), keeping the rows with the expected number of fields and counting the others
-(`skipped`). `parse_labels` is the one label check: every label must be 0 or 1.
+`read_fast` is how every command reads the chapter's layout: bytescan (the byte-level fast
+path) where it takes the file, else `read_ctr`. `read_table` parses any tab-separated file into
+a DataFrame of strings with pandas (the reference reader: every format can come through it),
+keeping the rows with the expected number of fields and counting the others (`skipped`). `parse_labels` is the one label check: every label must be 0 or 1.
 """
 import csv
 import os
@@ -14,6 +14,7 @@ import numpy as onp
 import pandas as pd
 
 from ..errors import DataError
+from . import bytescan
 from .checks import checked_input, line_of_row
 
 NUM_FEAT = 34
@@ -60,7 +61,7 @@ def read_table(path, num_columns):
 
 def parse_labels(values, path, num_columns=None, lines=None):
     """The one label check: labels must be 0 or 1. With num_columns, an error names the line
-    (lines: the line number of each value, when the caller knows them: inputs/tabular.py)."""
+    (lines: the line number of each value, when the caller knows them: inputs/reader.py)."""
     labels = pd.to_numeric(pd.Series(values), errors='coerce').to_numpy()
     bad = ~onp.isin(labels, (0, 1))
     if bad.any():
@@ -76,6 +77,27 @@ def label_error(path, num_columns, row, value, line=None):
     where = f'line {line}' if line else f'data row {row + 1}'
     return DataError(f'{path}, {where}: label {value!r} is not 0 or 1; labels must be '
                      '0 (no click) or 1 (click)')
+
+
+def read_fast(path, num_feat=NUM_FEAT):
+    """A file in the chapter's layout, the fast path chosen here and only here: (labels float32
+    (n,), columns, skipped), columns bytescan's keys (num_feat, n) uint64 where the byte scanner
+    takes the file, else `read_ctr`'s tokens (the reference, which the tests compare with).
+    The mapping rules take either (`is_keys` tells them apart)."""
+    scanned = bytescan.read_ctr(path, num_feat) if os.path.isfile(path) else None
+    return scanned if scanned is not None else read_ctr(path, num_feat)
+
+
+def is_keys(columns):
+    """Whether parsed columns are bytescan's keys (else a DataFrame of string tokens)."""
+    return isinstance(columns, onp.ndarray)
+
+
+def take_rows(columns, rows):
+    """The rows `rows` (indices) of parsed columns, keys or tokens."""
+    if is_keys(columns):          # np.take keeps each field's keys contiguous (columns[:, rows]
+        return onp.take(columns, rows, axis=1)       # would not: the mapping then runs ~2x slower)
+    return columns.iloc[rows].reset_index(drop=True)
 
 
 def read_ctr(path, num_feat=NUM_FEAT):

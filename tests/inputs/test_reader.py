@@ -8,7 +8,7 @@ import pytest
 
 from d2l_deepfm.errors import ConfigError, DataError
 from d2l_deepfm.inputs import layout as L
-from d2l_deepfm.inputs import tabular as T
+from d2l_deepfm.inputs import reader as T
 
 AVAZU = ('id,click,hour,C1,banner_pos,site_id,site_domain,site_category,app_id,app_domain,'
          'app_category,device_id,device_ip,device_model,device_type,device_conn_type,C14,C15,C16,'
