@@ -65,7 +65,7 @@ def _sync_dir(folder):
         os.close(fd)
 
 
-KINDS = {'run': 'a training run', 'store': 'a store'}
+KINDS = {'run': 'a training run', 'store': 'a store', 'export': 'an exported model'}
 
 
 @contextlib.contextmanager
