@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from typing import List, Optional, Union
+from typing import List, Optional, Union, get_args, get_origin
 
 from ..errors import ConfigError
 from ..files import read_json
@@ -249,6 +249,12 @@ class RunConfig:
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ConfigError(f'{source}: not a run config of this package ({type(e).__name__}: '
                               f'{e})') from None
+        for name, part in parts.items():
+            for f in dataclasses.fields(part):
+                if not _fits(getattr(part, f.name), f.type):
+                    raise ConfigError(f'{source}: {name}.{f.name} is {getattr(part, f.name)!r}, '
+                                      f'expected {_type_name(f.type)}; fix the file or train '
+                                      'with flags')
         try:
             return cls(**parts, command=doc.get('command')).check()
         except ConfigError as e:
@@ -263,3 +269,26 @@ class RunConfig:
     def replace(self, **parts):
         """A copy with some parts replaced: replace(output=..., model=...)."""
         return dataclasses.replace(self, **parts)
+
+
+def _fits(value, kind):
+    """Whether a recorded value has the field's type (bool is not a number here)."""
+    origin = get_origin(kind)
+    if origin is Union:
+        return any(_fits(value, k) for k in get_args(kind))
+    if origin in (list, List):
+        return isinstance(value, list) and all(_fits(v, get_args(kind)[0]) for v in value)
+    if kind is type(None):
+        return value is None
+    if kind in (int, float) and isinstance(value, bool):
+        return False
+    return isinstance(value, (int, float) if kind is float else kind)
+
+
+def _type_name(kind):
+    args = [a for a in get_args(kind) if a is not type(None)] if get_origin(kind) is Union else []
+    if args:
+        return ' or '.join(_type_name(a) for a in args) + (' or null' if len(args) < len(get_args(kind)) else '')
+    if get_origin(kind) in (list, List):
+        return f'a list of {_type_name(get_args(kind)[0])}'
+    return {int: 'an integer', float: 'a number', str: 'a string', bool: 'true or false'}.get(kind, str(kind))

@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import os
 import platform
+import shutil
 import time
 
 import mxnet as mx
@@ -230,9 +231,10 @@ def _run(config, log, stack):
         os.makedirs(out, exist_ok=True)
         stack.enter_context(folders.exclusive(out, '--out', 'run'))
         stage = stack.enter_context(folders.Staging(out))
-        if not cluster.distributed:
-            checkpoints = Run(out)
-            checkpoints.begin(config.output.resume, log)
+        checkpoints = Run(out)          # every writer of a run folder: launch's rank 0 too
+        checkpoints.begin(config.output.resume, log, config.train.epochs)
+        if cluster.distributed:         # no checkpoints of its own (Adam's state is on the servers)
+            stale, checkpoints = checkpoints, None
     train, valid, test, info = load_data(config, log)
     if config.train.patience and valid is None and config.train.protocol != 'default':
         raise ConfigError(f'--patience needs a validation set: {config.data.store} has no '
@@ -278,6 +280,8 @@ def _run(config, log, stack):
     stage.publish('run', config_digest=config.digest())
     if checkpoints:
         checkpoints.finish('done')
+    elif cluster.distributed:           # a finished run's checkpoints, replaced: not this run's
+        shutil.rmtree(stale.folder, ignore_errors=True)
     report.append_result(config.results_path, report.results_row(
         doc, out, ' '.join(config.command or []), config.digest()))
     log('\n' + report.format_table({n: doc[n] for n in names}, config.train.protocol))
