@@ -7,8 +7,7 @@
 Writes into `config.output.out`: config.json (the whole config, the data files, versions),
 metrics.json, convergence.png, <model>.params, feature_map.json and a checkpoint after every
 epoch (--resume continues from it: experiment.checkpoints), and appends a line to the results
-CSV. With a validation set, `final` is the test record of the best validation epoch and the
-saved parameters are that epoch's.
+CSV. With a validation set, `final` is the best validation epoch's test record (and parameters).
 """
 import contextlib
 import dataclasses
@@ -22,7 +21,7 @@ import mxnet as mx
 from .. import __version__, folders, training
 from ..mapping import save_feature_map
 from ..errors import ConfigError, DataError, TrainingDiverged
-from ..files import atomic_write, write_json
+from ..files import atomic_write, check_output, write_json
 from ..inputs.checks import check_both_classes, enforce_strict
 from ..datasets.download import default_data, has_ctr_files
 from ..models import build_model
@@ -141,7 +140,6 @@ def train_one(name, train, test, config, devices, log=print, valid=None, seed=No
     if sparse.choose(setting, int(train.field_dims.sum())):
         settings['sparse_grad'] = True       # recorded only when on: the chapter's config is unchanged
         log(f'{name}: row-sparse embedding gradients, lazy Adam (--sparse-grad {config.model.sparse_grad})')
-    check_fits(tag, int(train.field_dims.sum()), settings, devices)
     rng = training.seed_everything(seed)
     net = training.initialize(build_model(name, train.field_dims, settings), devices)
     trainer = training.make_trainer(net, settings['lr'], kvstore=cluster.kvstore,
@@ -227,8 +225,10 @@ def _run(config, log, stack):
     checkpoints = stage = None
     if not cluster.writes_outputs:        # workers other than rank 0 train and write nothing
         log = lambda *a, **k: None        # noqa: E731
-    else:
-        os.makedirs(out, exist_ok=True)
+    else:                                 # the outputs checked before any work
+        inputs = (config.data.train, config.data.test, config.data.valid, config.data.store)
+        check_output(out, '--out', inputs, 'folder')
+        check_output(config.results_path, '--results', inputs + (out,))
         stack.enter_context(folders.exclusive(out, '--out', 'run'))
         stage = stack.enter_context(folders.Staging(out))
         checkpoints = Run(out)          # every writer of a run folder: launch's rank 0 too
@@ -257,6 +257,9 @@ def _run(config, log, stack):
     # the first seed's model is <name> (<name>.params), the others' <name>-seed<s>
     tags = {(name, seed): name if i == 0 else f'{name}-seed{seed}'
             for name in names for i, seed in enumerate(seeds)}
+    for name in set(names) - {'lr'}:       # sizes checked before anything is allocated or recorded
+        check_fits(name, int(train.field_dims.sum()), config.model_settings(name, len(train)),
+                   devices, len(train.field_dims), config.train.batch_size)
     if checkpoints:
         checkpoints.start(config.output.resume, resume_settings(config, info, train, valid, test),
                           [t for (n, _), t in tags.items() if n != 'lr'], config.train.epochs)
