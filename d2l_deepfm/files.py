@@ -5,6 +5,7 @@ the old content or the complete new one. `deferred_interrupt` holds Ctrl-C/SIGTE
 a block of writes is done; `sigterm_as_interrupt` makes SIGTERM stop a command like Ctrl-C.
 """
 import contextlib
+import errno
 import json
 import os
 import signal
@@ -35,7 +36,12 @@ def atomic_write(path, write):
     Whatever happens, `path` is either its old content or the complete new one."""
     tmp = f'{path}.tmp{os.getpid()}'
     try:
-        write(tmp)
+        try:
+            write(tmp)
+        except Exception as e:             # noqa: BLE001 (a library's own write error, below)
+            if isinstance(e, (OSError, UserError)) or type(e).__name__ != 'MXNetError':
+                raise
+            raise write_failed(path, e) from None
         with open(tmp, 'rb+') as f:
             os.fsync(f.fileno())
         crash_point()
@@ -71,6 +77,20 @@ def check_output(path, flag, inputs=(), kind='file'):
     except OSError as e:
         raise UserError(f'{flag} {path}: cannot be written ({e.filename or at}: '
                         f'{e.strerror or e}); give another {flag}') from None
+
+
+def write_failed(path, error):
+    """The OSError (one line: errors.run_command) for a library's failed write of `path`, such
+    as MXNet's `FileStream.Write incomplete` when the disk fills up."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    detail = (lines[-1] if lines else type(error).__name__)[:160]
+    try:
+        st = os.statvfs(os.path.dirname(os.path.abspath(path)))
+        full = st.f_bavail * st.f_frsize < 1 << 20
+    except OSError:
+        full = False
+    why = 'the disk is full' if full else 'a full disk, a file size limit or an I/O error'
+    return OSError(errno.ENOSPC if full else errno.EIO, f'could not be written ({why}: {detail})', path)
 
 
 def write_text(path, text):

@@ -55,7 +55,7 @@ class ScoreError(Exception):
 def is_header(line):
     """The package's header rule (validate.is_header; a test checks they agree): a first line
     whose first field is a word, not a number and not a yes/no-like value."""
-    first = line.split('\t', 1)[0].strip()
+    first = line.lstrip('\ufeff').split('\t', 1)[0].strip()
     if not WORD.fullmatch(first) or first.lower() in NOT_HEADERS:
         return False
     try:
