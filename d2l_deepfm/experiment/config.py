@@ -126,6 +126,13 @@ class RunConfig:
         return bool(self.data.valid or self.data.valid_fraction)
 
     @property
+    def input_files(self):
+        """The files and folders the run reads (no output may be one of them)."""
+        d = self.data
+        folder = [os.path.join(d.data_dir, n) for n in ('train.csv', 'test.csv')] if d.data_dir else []
+        return tuple(p for p in (d.train, d.test, d.valid, d.store, *folder) if p)
+
+    @property
     def results_path(self):
         return self.output.results or os.path.join(
             os.path.dirname(os.path.abspath(self.output.out)), 'results.csv')

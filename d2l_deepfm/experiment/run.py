@@ -226,9 +226,8 @@ def _run(config, log, stack):
     if not cluster.writes_outputs:        # workers other than rank 0 train and write nothing
         log = lambda *a, **k: None        # noqa: E731
     else:                                 # the outputs checked before any work
-        inputs = (config.data.train, config.data.test, config.data.valid, config.data.store)
-        check_output(out, '--out', inputs, 'folder')
-        check_output(config.results_path, '--results', inputs + (out,))
+        check_output(out, '--out', config.input_files, 'folder')
+        check_output(config.results_path, '--results', config.input_files + (out,))
         stack.enter_context(folders.exclusive(out, '--out', 'run'))
         stage = stack.enter_context(folders.Staging(out))
         checkpoints = Run(out)          # every writer of a run folder: launch's rank 0 too
