@@ -127,10 +127,10 @@ class RunConfig:
 
     @property
     def input_files(self):
-        """The files and folders the run reads (no output may be one of them)."""
+        """The files the run reads (no output may be one; a store: folders.exclusive refuses it)."""
         d = self.data
         folder = [os.path.join(d.data_dir, n) for n in ('train.csv', 'test.csv')] if d.data_dir else []
-        return tuple(p for p in (d.train, d.test, d.valid, d.store, *folder) if p)
+        return tuple(p for p in (d.train, d.test, d.valid, *folder) if p)
 
     @property
     def results_path(self):
@@ -285,17 +285,16 @@ def _fits(value, kind):
         return any(_fits(value, k) for k in get_args(kind))
     if origin in (list, List):
         return isinstance(value, list) and all(_fits(v, get_args(kind)[0]) for v in value)
-    if kind is type(None):
-        return value is None
     if kind in (int, float) and isinstance(value, bool):
         return False
-    return isinstance(value, (int, float) if kind is float else kind)
+    return value is None if kind is type(None) else isinstance(value, (int, float) if kind is float else kind)
 
 
 def _type_name(kind):
     args = [a for a in get_args(kind) if a is not type(None)] if get_origin(kind) is Union else []
     if args:
-        return ' or '.join(_type_name(a) for a in args) + (' or null' if len(args) < len(get_args(kind)) else '')
+        nullable = len(args) < len(get_args(kind))
+        return ' or '.join(_type_name(a) for a in args) + (' or null' if nullable else '')
     if get_origin(kind) in (list, List):
         return f'a list of {_type_name(get_args(kind)[0])}'
     return {int: 'an integer', float: 'a number', str: 'a string', bool: 'true or false'}.get(kind, str(kind))

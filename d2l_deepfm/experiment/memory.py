@@ -55,15 +55,17 @@ def check_fits(name, num_features, settings, devices, num_fields=64, batch_size=
     largest = max(tensors(num_features, settings, num_fields, batch_size))
     if largest > MAX_ELEMENTS:
         raise ConfigError(f'{name}: {num_features} features, {num_fields} fields x {k} factors '
-                          f'(batches of {batch_size}) make a tensor of {largest} elements, more than MXNet 1.9 holds in '
-                          f'one ({MAX_ELEMENTS}): use a smaller --num-factors, --batch-size or --mlp-dims, or '
-                          'a larger --min-threshold (fewer features)')
+                          f'(batches of {batch_size}) make a tensor of {largest} elements, more '
+                          f'than MXNet 1.9 holds in one ({MAX_ELEMENTS}): use a smaller '
+                          '--num-factors, --batch-size or --mlp-dims, or a larger '
+                          '--min-threshold (fewer features)')
     need = model_bytes(num_features, settings, num_fields, batch_size)
     free, copies = available_bytes(devices)
     if free is not None and need * copies > free:
         raise ConfigError(f'{name}: {num_features} features x {settings.get("num_factors")} '
-                          f'factors (batches of {batch_size}) need about {need * copies / 2**30:.1f} GiB (parameters, '
-                          f'gradients, Adam state) and {", ".join(map(str, devices))} have '
+                          f'factors (batches of {batch_size}) need about '
+                          f'{need * copies / 2**30:.1f} GiB (parameters, gradients, Adam state, '
+                          f'a batch) and {", ".join(map(str, devices))} have '
                           f'{free / 2**30:.1f} GiB free: use a smaller --num-factors, a larger '
                           '--min-threshold (fewer features) or a larger device')
 

@@ -144,7 +144,8 @@ def parse(name, raw, request, label_required=True, strict=False, line_base=0, em
     if not keep.any():
         counts = ', '.join(str(c) for c in n_fields[:3])
         hint = '; an Id column? give the file a header line and use --drop' \
-            if request.format == 'criteo' and len(n_fields) and n_fields[0] == want + 1 else \
+            if request.format == 'criteo' and not request.resolved and len(n_fields) and \
+            n_fields[0] == want + 1 else \
             _layout_hint(first, sep, request)
         raise DataError(f'{name}: no rows' + (f' with the {want} {what} fields of the {request.format} '
                         f'layout: the first rows have {counts}{hint}' if len(n_fields) else
