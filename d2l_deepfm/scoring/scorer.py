@@ -58,11 +58,7 @@ def is_header(line):
     first = line.lstrip('\ufeff').split('\t', 1)[0].strip()
     if not WORD.fullmatch(first) or first.lower() in NOT_HEADERS:
         return False
-    try:
-        float(first)
-        return False
-    except ValueError:
-        return True
+    return not re.fullmatch(r'[+-]?(inf(inity)?|nan)', first, re.I)   # what float() would take
 
 
 def load(folder=HERE):
@@ -77,6 +73,9 @@ def load(folder=HERE):
     if unknown:
         raise ScoreError(f'{path}: rules this score.py does not apply ({", ".join(unknown)}); '
                          'export the model again with the package that trained it')
+    n, maps = doc.get('num_feat'), [doc.get(k) or {} for k in ('feat_mapper', 'defaults')]
+    if not isinstance(n, int) or any(str(i) not in m for i in range(1, n + 1) for m in maps):
+        raise ScoreError(f'{path}: an incomplete feature map; export the model again')
     if 'layout' in doc:
         lay = layout.Layout.from_dict(doc['layout'])
     else:

@@ -80,6 +80,9 @@ def test_score_py_refuses_a_rule_it_does_not_know(hashed, tmp_path):
     done = run_score(exp, '--input', hashed[2])
     assert_one_error_line(done, expected='cross_features')
     assert done.stdout == ''
+    del doc['cross_features'], doc['defaults']['3']           # damaged: one line, no traceback
+    json.dump(doc, open(path, 'w'))
+    assert_one_error_line(run_score(exp, '--input', hashed[2]), expected='incomplete feature map')
 
 
 def test_export_never_writes_into_the_run_folder(hashed, tmp_path, capsys):
