@@ -8,7 +8,7 @@ store/build.py and store/memmap.py.
 import sys
 
 from ..errors import run_command
-from ..files import sigterm_as_interrupt
+from ..files import check_output, sigterm_as_interrupt
 from ..inputs.formats import FORMATS
 from ..options import Parser, at_most, name_list, positive
 
@@ -50,6 +50,7 @@ def main(argv=None):
         from ..inputs.formats import request_of       # late: keeps --help light
         from ..store.build import preprocess
         request = request_of(args.format, args.label, args.drop, args.numeric)
+        check_output(args.out, '--out', (args.input, args.test, args.valid), 'folder')
         with sigterm_as_interrupt():
             reports.append(preprocess(request, args.input, args.out, args.test, args.valid,
                                       args.min_threshold, args.block_mb, args.workers,

@@ -132,3 +132,14 @@ def test_explain_answers_a_usage_mistake_in_one_line(finished, capsys):  # noqa:
     assert_one_error_line(code, err, '--out')
     code, _, err = call(explain.main, ['--model-dir', finished, '--out', finished], capsys)
     assert_one_error_line(code, err, 'is an input')
+
+
+def test_preprocess_checks_its_out_before_reading(tiny, tmp_path, capsys):  # noqa: F811
+    from d2l_deepfm.cli import preprocess_command as preprocess
+    train_csv = os.path.join(tiny, 'train.csv')
+    before = open(train_csv, 'rb').read()
+    for out, expected in (('', '--out is empty'), (train_csv, 'is an input'),
+                          (os.path.join(tiny, 'test.csv'), 'not a folder')):
+        code, _, err = call(preprocess.main, ['--input', train_csv, '--out', out], capsys)
+        assert_one_error_line(code, err, expected)
+    assert open(train_csv, 'rb').read() == before
