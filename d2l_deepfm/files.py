@@ -5,12 +5,13 @@ the old content or the complete new one. `deferred_interrupt` holds Ctrl-C/SIGTE
 a block of writes is done; `sigterm_as_interrupt` makes SIGTERM stop a command like Ctrl-C.
 """
 import contextlib
+import errno
 import json
 import os
 import signal
 import threading
 
-from .errors import DataError
+from .errors import DataError, UserError
 
 CRASH_AT = 'D2L_DEEPFM_CRASH_AT'          # tests: signal this process at the N-th write step
 CRASH_SIGNAL = 'D2L_DEEPFM_CRASH_SIGNAL'  # KILL (default), INT (Ctrl-C) or TERM
@@ -35,7 +36,12 @@ def atomic_write(path, write):
     Whatever happens, `path` is either its old content or the complete new one."""
     tmp = f'{path}.tmp{os.getpid()}'
     try:
-        write(tmp)
+        try:
+            write(tmp)
+        except Exception as e:             # noqa: BLE001 (a library's own write error, below)
+            if isinstance(e, (OSError, UserError)) or type(e).__name__ != 'MXNetError':
+                raise
+            raise write_failed(path, e) from None
         with open(tmp, 'rb+') as f:
             os.fsync(f.fileno())
         crash_point()
@@ -43,6 +49,48 @@ def atomic_write(path, write):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def check_output(path, flag, inputs=(), kind='file'):
+    """Before any work: the output a user named (a file, or a folder with kind='folder') is
+    not empty, not one of `inputs`, and can be written (tried: a temporary file made and
+    removed where it will go, so a read-only place is found even by root). UserError if not."""
+    if not isinstance(path, str) or not path.strip():
+        raise UserError(f'{flag} is empty: give a {kind} name')
+    real = os.path.realpath(path)
+    for source in inputs:
+        if source and source != '-' and os.path.realpath(source) == real:
+            raise UserError(f'{flag} {path} is an input ({source}): it would be overwritten; '
+                            f'give another {flag}')
+    if os.path.exists(path) and os.path.isdir(path) != (kind == 'folder'):
+        raise UserError(f'{flag} {path}: exists and is not a {kind}')
+    at = os.path.abspath(path if kind == 'folder' else os.path.dirname(os.path.abspath(path)))
+    while not os.path.exists(at):
+        at = os.path.dirname(at)
+    try:
+        if not os.path.isdir(at):
+            raise NotADirectoryError(20, 'not a folder', at)
+        os.close(os.open(os.path.join(at, f'.write-test-{os.getpid()}'), os.O_CREAT | os.O_WRONLY))
+        os.remove(os.path.join(at, f'.write-test-{os.getpid()}'))
+        if kind == 'file' and os.path.exists(path):
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+    except OSError as e:
+        raise UserError(f'{flag} {path}: cannot be written ({e.filename or at}: '
+                        f'{e.strerror or e}); give another {flag}') from None
+
+
+def write_failed(path, error):
+    """The OSError (one line: errors.run_command) for a library's failed write of `path`, such
+    as MXNet's `FileStream.Write incomplete` when the disk fills up."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    detail = (lines[-1] if lines else type(error).__name__)[:160]
+    try:
+        st = os.statvfs(os.path.dirname(os.path.abspath(path)))
+        full = st.f_bavail * st.f_frsize < 1 << 20
+    except OSError:
+        full = False
+    why = 'the disk is full' if full else 'a full disk, a file size limit or an I/O error'
+    return OSError(errno.ENOSPC if full else errno.EIO, f'could not be written ({why}: {detail})', path)
 
 
 def write_text(path, text):

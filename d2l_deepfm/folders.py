@@ -65,7 +65,7 @@ def _sync_dir(folder):
         os.close(fd)
 
 
-KINDS = {'run': 'a training run', 'store': 'a store'}
+KINDS = {'run': 'a training run', 'store': 'a store', 'export': 'an exported model'}
 
 
 @contextlib.contextmanager
@@ -73,10 +73,8 @@ def exclusive(folder, flag='--out', kind=None):
     """Hold the folder's writer lock for the block; a second writer gets one error line, and so
     does a writer of `kind` into a folder that holds the other kind (a run into a store).
     Staging folders left by a writer that was killed are removed first."""
-    held = published_kind(folder) if kind else None
-    if held is not None and held != kind:
-        raise UserError(f'{folder} holds {KINDS.get(held, held)}: writing {KINDS[kind]} there '
-                        f'would replace it; give another {flag}')
+    if kind:
+        check_kind(folder, kind, flag)
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, LOCK)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -99,6 +97,16 @@ def exclusive(folder, flag='--out', kind=None):
         yield
     finally:
         os.close(fd)                   # releases the lock
+
+
+def check_kind(folder, kind=None, flag='--out'):
+    """Refuse (one line) to write `kind` into a folder that holds another kind of result
+    (kind None: any published result: a run, a store, an export)."""
+    held = published_kind(folder)
+    if held is not None and held != kind:
+        what = KINDS[kind] if kind else 'other files'
+        raise UserError(f'{folder} holds {KINDS.get(held, held)}: writing {what} there '
+                        f'would replace it; give another {flag}')
 
 
 @contextlib.contextmanager

@@ -6,15 +6,15 @@ training rows), interactions.csv/.md (the pairs, strongest first), contributions
 pairs and DeepFM's MLP, attributed to fields by integrated gradients) and explain.json
 (scoring/explainer.py, scoring/explain_outputs.py).
 """
-import argparse
-
 from ..errors import run_command
-from ..options import positive
+from ..files import check_output
+from ..folders import check_kind
+from ..options import Parser, positive
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog='python -m d2l_deepfm.explain',
-                                description='Which field pairs and fields drive a trained FM or DeepFM.')
+    p = Parser(prog='python -m d2l_deepfm.explain',
+               description='Which field pairs and fields drive a trained FM or DeepFM.')
     p.add_argument('--model-dir', required=True, help='the --out folder of a training run')
     p.add_argument('--model', help='fm or deepfm, or e.g. deepfm-seed1 (default: deepfm if trained, else fm)')
     p.add_argument('--out', required=True, help='the folder to write')
@@ -32,6 +32,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
 
     def explain():
+        check_output(args.out, '--out', (args.model_dir, args.input), 'folder')
+        check_kind(args.out, None, '--out')               # never into a run, a store, an export
         from ..scoring.explain_outputs import explain_model    # late: loads MXNet (--help stays fast)
         explain_model(args.model_dir, args.model, args.out, args.input, args.rows, args.steps)
     return run_command(explain, args.debug, args.out)

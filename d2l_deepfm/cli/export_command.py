@@ -4,14 +4,14 @@ Writes --out/model.onnx (indices in, click probability out), feature_map.json, s
 only numpy and onnxruntime: python OUT/score.py --input FILE --output FILE), layout.py, and
 for FM/DeepFM the hybridized MXNet graph (model-symbol.json, model-0000.params) (scoring/exporter.py).
 """
-import argparse
-
 from ..errors import run_command
+from ..files import check_output
+from ..options import Parser
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog='python -m d2l_deepfm.export',
-                                description='A trained model as a folder that scores rows without MXNet.')
+    p = Parser(prog='python -m d2l_deepfm.export',
+               description='A trained model as a folder that scores rows without MXNet.')
     p.add_argument('--model-dir', required=True, help='the --out folder of a training run')
     p.add_argument('--model', help='fm, deepfm, lr (the baseline), or e.g. deepfm-seed1 for '
                    'another seed of --seeds (default: deepfm if trained, else fm, else lr)')
@@ -24,6 +24,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
 
     def export():
+        check_output(args.out, '--out', (args.model_dir,), 'folder')
         from ..scoring.exporter import export_model    # late: loads MXNet and onnx (--help stays fast)
         export_model(args.model_dir, args.model, args.out)
     return run_command(export, args.debug, args.out)

@@ -11,7 +11,7 @@ declared once in experiment/flags.py.
 import sys
 
 from ..errors import run_command
-from ..files import sigterm_as_interrupt
+from ..files import check_output, sigterm_as_interrupt
 from ..experiment.flags_help import add_to
 from ..options import Parser, at_most, positive
 
@@ -41,6 +41,7 @@ def main(argv=None):
         from ..inputs.reader import request_of       # late: keeps --help light
         from ..store.build import preprocess
         request = request_of(args.format, args.label, args.drop, args.numeric)
+        check_output(args.out, '--out', (args.input, args.test, args.valid), 'folder')
         with sigterm_as_interrupt():
             reports.append(preprocess(request, args.input, args.out, args.test, args.valid,
                                       args.min_threshold, args.block_mb, args.workers,

@@ -174,17 +174,29 @@ class Run:
             parts.append(f"{name} epoch {doc['epoch'] if doc else 0} of {state.get('epochs', '?')}")
         return ', '.join(parts) or 'no complete epoch'
 
-    def begin(self, resume, log=print):
-        """Before any work: without --resume, an unfinished run in --out is an error."""
+    def begin(self, resume, log=print, epochs=None):
+        """Before any work: without --resume, an unfinished run in --out is an error; with it,
+        say once what will happen: start from scratch (nothing recorded), continue the
+        unfinished run, or extend a finished one (to more --epochs: fewer is an error, and
+        run.json stays as it is)."""
         state = self.state()
-        if state is None or state.get('status') != 'running':
-            if resume:
-                log(f'note: nothing to resume in {self.out}; starting from scratch')
-            return
-        if not resume:
+        status = None if state is None else state.get('status')
+        if status == 'running' and not resume:
             raise CheckpointError(f'{self.out} holds an unfinished run ({self.progress()}); '
                                   f'continue it with --resume, or use another --out (or delete '
                                   f'{self.folder} to start over)')
+        if not resume:
+            return
+        if status is None:
+            log(f'note: nothing to resume in {self.out}; starting from scratch')
+            return
+        done, what = state.get('epochs'), {'running': 'unfinished', 'done': 'finished'}.get(status, status)
+        if status != 'running' and isinstance(done, int) and epochs is not None and epochs < done:
+            raise CheckpointError(f'{self.out} holds a {what} run of --epochs '
+                                  f'{done}; --resume continues it to more epochs, not {epochs}: '
+                                  'give --epochs of at least that, or train without --resume to '
+                                  'replace it')
+        log(f'note: {self.out}: continuing the {what} run ({self.progress()}) up to --epochs {epochs}')
 
     def start(self, resume, settings, models, epochs):
         """Record the run; with --resume, check it continues the same run."""

@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List, Optional, Any, Union, get_args, get_origin
 
 from ..errors import ConfigError
 from ..files import read_json
@@ -73,6 +73,13 @@ class RunConfig:
     def has_validation(self):
         """A validation set is asked for (a store may bring its own: known only once read)."""
         return bool(self.data.valid or self.data.valid_fraction)
+
+    @property
+    def input_files(self):
+        """The files the run reads (no output may be one; a store: folders.exclusive refuses it)."""
+        d = self.data
+        folder = [os.path.join(d.data_dir, n) for n in ('train.csv', 'test.csv')] if d.data_dir else []
+        return tuple(p for p in (d.train, d.test, d.valid, *folder) if p)
 
     @property
     def results_path(self):
@@ -184,6 +191,12 @@ class RunConfig:
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ConfigError(f'{source}: not a run config of this package ({type(e).__name__}: '
                               f'{e})') from None
+        for name, part in parts.items():
+            for f in dataclasses.fields(part):
+                if not _fits(getattr(part, f.name), f.type):
+                    raise ConfigError(f'{source}: {name}.{f.name} is {getattr(part, f.name)!r}, '
+                                      f'expected {_type_name(f.type)}; fix the file or train '
+                                      'with flags')
         try:
             return cls(**parts, command=doc.get('command')).check()
         except ConfigError as e:
@@ -198,3 +211,27 @@ class RunConfig:
     def replace(self, **parts):
         """A copy with some parts replaced: replace(output=..., model=...)."""
         return dataclasses.replace(self, **parts)
+
+
+def _fits(value, kind):
+    """Whether a recorded value has the field's type (bool is not a number here)."""
+    if kind is Any:
+        return True
+    origin = get_origin(kind)
+    if origin is Union:
+        return any(_fits(value, k) for k in get_args(kind))
+    if origin in (list, List):
+        return isinstance(value, list) and all(_fits(v, get_args(kind)[0]) for v in value)
+    if kind in (int, float) and isinstance(value, bool):
+        return False
+    return value is None if kind is type(None) else isinstance(value, (int, float) if kind is float else kind)
+
+
+def _type_name(kind):
+    args = [a for a in get_args(kind) if a is not type(None)] if get_origin(kind) is Union else []
+    if args:
+        nullable = len(args) < len(get_args(kind))
+        return ' or '.join(_type_name(a) for a in args) + (' or null' if nullable else '')
+    if get_origin(kind) in (list, List):
+        return f'a list of {_type_name(get_args(kind)[0])}'
+    return {int: 'an integer', float: 'a number', str: 'a string', bool: 'true or false'}.get(kind, str(kind))

@@ -30,32 +30,42 @@ def available_bytes(devices):
     return free, len(devices)
 
 
-def model_bytes(num_features, settings):
-    """An estimate of what training the model holds in memory, in bytes."""
+def tensors(num_features, settings, num_fields=64, batch_size=0):
+    """The element counts of the model's large tensors: the embeddings, a batch's embedded
+    rows (batch_size x num_fields x num_factors), then each MLP layer's weight (DeepFM's first
+    layer takes the num_fields x num_factors embeddings)."""
     k = int(settings.get('num_factors', 1))
-    embeddings = num_features * (k + 1)
-    mlp, width = 0, None
+    sizes, width = [num_features * k, num_features, batch_size * num_fields * k], num_fields * k
     for dim in settings.get('mlp_dims') or []:
-        mlp += (width or 64 * k) * dim
+        sizes.append(width * dim)
         width = dim
-    return COPIES * 4 * (embeddings + mlp)
+    return sizes
 
 
-def check_fits(name, num_features, settings, devices):
+def model_bytes(num_features, settings, num_fields=64, batch_size=0):
+    """An estimate of what training the model holds in memory, in bytes (COPIES of each
+    tensor: for a batch's activations, their gradients and the products of the FM term)."""
+    return COPIES * 4 * sum(tensors(num_features, settings, num_fields, batch_size))
+
+
+def check_fits(name, num_features, settings, devices, num_fields=64, batch_size=0):
     """ConfigError (one line) if training `name` cannot fit in the devices' free memory, or
-    its embedding is larger than one MXNet tensor can be."""
+    one of its tensors is larger than one MXNet tensor can be (before anything is allocated)."""
     k = int(settings.get('num_factors', 1))
-    if num_features * k > MAX_ELEMENTS:
-        raise ConfigError(f'{name}: {num_features} features x {k} factors = {num_features * k} '
-                          'parameters in one embedding, more than MXNet 1.9 holds in a tensor '
-                          f'({MAX_ELEMENTS}): use a smaller --num-factors or a larger '
+    largest = max(tensors(num_features, settings, num_fields, batch_size))
+    if largest > MAX_ELEMENTS:
+        raise ConfigError(f'{name}: {num_features} features, {num_fields} fields x {k} factors '
+                          f'(batches of {batch_size}) make a tensor of {largest} elements, more '
+                          f'than MXNet 1.9 holds in one ({MAX_ELEMENTS}): use a smaller '
+                          '--num-factors, --batch-size or --mlp-dims, or a larger '
                           '--min-threshold (fewer features)')
-    need = model_bytes(num_features, settings)
+    need = model_bytes(num_features, settings, num_fields, batch_size)
     free, copies = available_bytes(devices)
     if free is not None and need * copies > free:
         raise ConfigError(f'{name}: {num_features} features x {settings.get("num_factors")} '
-                          f'factors need about {need * copies / 2**30:.1f} GiB (parameters, '
-                          f'gradients, Adam state) and {", ".join(map(str, devices))} have '
+                          f'factors (batches of {batch_size}) need about '
+                          f'{need * copies / 2**30:.1f} GiB (parameters, gradients, Adam state, '
+                          f'a batch) and {", ".join(map(str, devices))} have '
                           f'{free / 2**30:.1f} GiB free: use a smaller --num-factors, a larger '
                           '--min-threshold (fewer features) or a larger device')
 
@@ -64,7 +74,10 @@ def explain(error):
     """The one-line message for an MXNet/Python out-of-memory error, or None for another error."""
     text = f'{type(error).__name__}: {error}'.lower()
     if isinstance(error, MemoryError) or any(s in text for s in OOM):
-        first = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+        lines = [line.strip() for line in str(error).splitlines() if line.strip() and
+                 not line.startswith(('Traceback', '  File ', '[bt]', 'Stack trace'))]
+        first = next((line for line in lines if any(s in line.lower() for s in OOM)),
+                     lines[-1] if lines else type(error).__name__)[:160]
         return (f'out of memory ({first}); use a smaller --num-factors or --batch-size, a larger '
                 '--min-threshold, or a device with more memory')
     return None

@@ -7,13 +7,13 @@
 Writes into `config.output.out`: config.json (the whole config, the data files, versions),
 metrics.json, convergence.png, <model>.params, feature_map.json and a checkpoint after every
 epoch (--resume continues from it: experiment.checkpoints), and appends a line to the results
-CSV. With a validation set, `final` is the test record of the best validation epoch and the
-saved parameters are that epoch's.
+CSV. With a validation set, `final` is the best validation epoch's test record (and parameters).
 """
 import contextlib
 import dataclasses
 import os
 import platform
+import shutil
 import time
 
 import mxnet as mx
@@ -21,7 +21,7 @@ import mxnet as mx
 from .. import __version__, folders, training
 from ..mapping import save_feature_map
 from ..errors import ConfigError, DataError, TrainingDiverged
-from ..files import atomic_write, write_json
+from ..files import atomic_write, check_output, write_json
 from ..inputs.checks import check_both_classes, enforce_strict
 from ..datasets.download import default_data, has_ctr_files
 from ..models import build_model
@@ -137,7 +137,6 @@ def train_one(name, train, test, config, devices, log=print, valid=None, seed=No
     if sparse.choose(setting, int(train.field_dims.sum())):
         settings['sparse_grad'] = True       # recorded only when on: the chapter's config is unchanged
         log(f'{name}: row-sparse embedding gradients, lazy Adam (--sparse-grad {config.model.sparse_grad})')
-    check_fits(tag, int(train.field_dims.sum()), settings, devices)
     rng = training.seed_everything(seed)
     net = training.initialize(build_model(name, train.field_dims, settings), devices)
     trainer = training.make_trainer(net, settings['lr'], kvstore=cluster.kvstore,
@@ -223,13 +222,15 @@ def _run(config, log, stack):
     checkpoints = stage = None
     if not cluster.writes_outputs:        # workers other than rank 0 train and write nothing
         log = lambda *a, **k: None        # noqa: E731
-    else:
-        os.makedirs(out, exist_ok=True)
+    else:                                 # the outputs checked before any work
+        check_output(out, '--out', config.input_files, 'folder')
+        check_output(config.results_path, '--results', config.input_files + (out,))
         stack.enter_context(folders.exclusive(out, '--out', 'run'))
         stage = stack.enter_context(folders.Staging(out))
-        if not cluster.distributed:
-            checkpoints = Run(out)
-            checkpoints.begin(config.output.resume, log)
+        checkpoints = Run(out)          # every writer of a run folder: launch's rank 0 too
+        checkpoints.begin(config.output.resume, log, config.train.epochs)
+        if cluster.distributed:         # no checkpoints of its own (Adam's state is on the servers)
+            stale, checkpoints = checkpoints, None
     train, valid, test, info = load_data(config, log)
     if config.train.patience and valid is None and config.train.protocol != 'default':
         raise ConfigError(f'--patience needs a validation set: {config.data.store} has no '
@@ -252,6 +253,9 @@ def _run(config, log, stack):
     # the first seed's model is <name> (<name>.params), the others' <name>-seed<s>
     tags = {(name, seed): name if i == 0 else f'{name}-seed{seed}'
             for name in names for i, seed in enumerate(seeds)}
+    for name in set(names) - {'lr'}:       # sizes checked before anything is allocated or recorded
+        check_fits(name, int(train.field_dims.sum()), config.model_settings(name, len(train)),
+                   devices, len(train.field_dims), config.train.batch_size)
     if checkpoints:
         checkpoints.start(config.output.resume, resume_settings(config, info, train, valid, test),
                           [t for (n, _), t in tags.items() if n != 'lr'], config.train.epochs)
@@ -275,6 +279,8 @@ def _run(config, log, stack):
     stage.publish('run', config_digest=config.digest())
     if checkpoints:
         checkpoints.finish('done')
+    elif cluster.distributed:           # a finished run's checkpoints, replaced: not this run's
+        shutil.rmtree(stale.folder, ignore_errors=True)
     report.append_result(config.results_path, report.results_row(
         doc, out, ' '.join(config.command or []), config.digest()))
     log('\n' + report.format_table({n: doc[n] for n in names}, config.train.protocol))

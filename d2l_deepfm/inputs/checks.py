@@ -24,6 +24,7 @@ MAGIC = {b'\x1f\x8b': 'gzip-compressed', b'PK\x03\x04': 'a zip archive', b'BZh':
          b'\xfd7zXZ\x00': 'xz-compressed'}
 NOT_HEADERS = {'yes', 'no', 'true', 'false', 'y', 'n', 't', 'f'}
 WORD = re.compile(r'[A-Za-z_][A-Za-z0-9_ .\-]*')
+BOM = '\ufeff'                            # a UTF-8 byte order mark before the first line: not data
 HASH = re.compile(r'[0-9a-fA-F]{6,}')      # hashed values (Criteo, Avazu: 8 hex digits) are data
 
 
@@ -45,7 +46,7 @@ def is_name(field):
 def is_header(line, labeled=True):
     """True if `line` (the first line of a file) is a header: with a label column (labeled),
     its label field is a column name; without one, every non-empty field is."""
-    fields = [f.strip() for f in line.rstrip('\r\n').split('\t')]
+    fields = [f.strip() for f in line.lstrip(BOM).rstrip('\r\n').split('\t')]
     if labeled:
         return is_name(fields[0]) and fields[0].lower() not in NOT_HEADERS
     names = [f for f in fields if f]

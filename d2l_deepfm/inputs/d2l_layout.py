@@ -48,7 +48,9 @@ def read_table(path, num_columns):
         warnings.simplefilter('ignore', pd.errors.ParserWarning)
         frame = pd.read_csv(path, sep='\t', header=None, names=range(num_columns), dtype=str,
                             keep_default_na=False, na_filter=False, quoting=csv.QUOTE_NONE,
-                            on_bad_lines='skip', engine='c', index_col=False)
+                            on_bad_lines='skip', engine='c', index_col=False, compression=None)
+    if len(frame) and frame.iat[0, 0].startswith('\ufeff'):     # a byte order mark: not data
+        frame.iat[0, 0] = frame.iat[0, 0][1:]
     # pandas dropped the lines with too many fields, except that a long first line sets the
     # width: lines up to it are kept, cut short (index_col=False). Keep only the right count.
     parsed = n_fields <= max(num_columns, n_fields[0])

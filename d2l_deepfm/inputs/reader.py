@@ -106,7 +106,7 @@ def parse(name, raw, request, label_required=True, strict=False, line_base=0, em
     if header:
         names = [f.strip() for f in lines_of.fields(0)]
         if request.format in ('csv', 'tsv', 'avazu'):
-            _check_header(name, names, first, sep, what)
+            _check_header(name, names, first, sep, what, request)
     data = onp.arange(int(header), len(lines))
     lines, n_fields = lines[data], n_fields[data]
     by_position = True
@@ -149,7 +149,9 @@ def parse(name, raw, request, label_required=True, strict=False, line_base=0, em
     if not keep.any():
         counts = ', '.join(str(c) for c in n_fields[:3])
         hint = '; an Id column? give the file a header line and use --drop' \
-            if request.format == 'criteo' and len(n_fields) and n_fields[0] == want + 1 else ''
+            if request.format == 'criteo' and not request.resolved and len(n_fields) and \
+            n_fields[0] == want + 1 else \
+            _layout_hint(first, sep, request)
         raise DataError(f'{name}: no rows' + (f' with the {want} {what} fields of the {request.format} '
                         f'layout: the first rows have {counts}{hint}' if len(n_fields) else
                         ' (only a header line)'))
@@ -185,18 +187,28 @@ def _resolve(request, columns, label_required):
     return L.resolve(request, columns, label_required)
 
 
-def _check_header(name, names, first, sep, what):
+def _layout_hint(first, sep, request):
+    """' but ...' naming the other separator a line that did not split uses, and the layout it may
+    be: a --format to try when training, or (a model's recorded layout: predict, which has no
+    --format) the layout the model reads. '' when there is nothing to say."""
+    other = '\t' if sep == ',' else ','
+    found = first.count(other) + 1
+    if found < 2 or first.count(sep) > 0:
+        return ''
+    guess = 'tsv' if other == '\t' else 'csv'
+    if first.split(other)[0] in ('0', '1'):                      # label-first, no header
+        guess = {40: 'criteo', 35: 'd2l'}.get(found, f'{guess} (with a header line)')
+    but = f' but {found} {SEPARATOR_NAMES[other]}-separated ones'
+    if request.resolved:
+        return f'{but}: not the layout the model was trained on ({request.describe()})'
+    return f'{but}: --format {guess}?' + (' (it reads comma-separated rows too)' * (guess == 'criteo'))
+
+
+def _check_header(name, names, first, sep, what, request):
     """A header names columns: a number or a single field means the file has none (or another
     separator)."""
     if len(names) == 1:
-        other = '\t' if sep == ',' else ','
-        found = first.count(other) + 1
-        guess = 'tsv' if other == '\t' else 'csv'
-        if other == '\t' and first.split('\t')[0] in ('0', '1'):        # label-first, no header
-            guess = {40: 'criteo', 35: 'd2l'}.get(found, 'tsv (with a header line)')
-        hint = f' but {found} {SEPARATOR_NAMES[other]}-separated ones: --format {guess}?' \
-            if found > 1 else ''
-        raise DataError(f'{name}: the header line has 1 {what} field{hint}')
+        raise DataError(f'{name}: the header line has 1 {what} field{_layout_hint(first, sep, request)}')
     for i, n in enumerate(names, 1):
         if L.numeric_token(n)[:1] in ('v', 'b'):
             raise DataError(f'{name}: the first line is data, not a header (field {i} is {n!r}, '

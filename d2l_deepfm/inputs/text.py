@@ -18,6 +18,7 @@ from ..errors import DataError
 from .checks import MAGIC
 
 GZIP = b'\x1f\x8b'
+BOM = b'\xef\xbb\xbf'                     # a UTF-8 byte order mark: not data
 NEWLINE = b'\n'
 
 
@@ -29,7 +30,13 @@ def is_gzip(path):
 
 
 def read_bytes(path):
-    """The text of a file (gunzipped if it starts with gzip's magic bytes) or of stdin ('-')."""
+    """The text of a file (gunzipped if it starts with gzip's magic bytes) or of stdin ('-'),
+    without a UTF-8 byte order mark before its first line."""
+    raw = _read_bytes(path)
+    return raw[len(BOM):] if raw.startswith(BOM) else raw
+
+
+def _read_bytes(path):
     if path == '-':
         raw = sys.stdin.buffer.read()
         return gzip.decompress(raw) if raw[:2] == GZIP else raw
@@ -145,5 +152,7 @@ def stream_blocks(path, block_bytes):
                 raise DataError(f'{path}: a damaged or truncated gzip file ({e})') from None
             if not raw:
                 return
+            if line == 1 and raw.startswith(BOM):
+                raw = raw[len(BOM):]
             yield line, raw
             line += raw.count(NEWLINE)

@@ -49,6 +49,11 @@ class StoreSplit:
     def defaults(self):
         return self.feature_map[1]
 
+    @property
+    def hash_buckets(self):
+        """N for a store hashed with --hash-buckets N (recorded in the run's feature map)."""
+        return self.feature_map[2].get('hash_buckets')
+
 
 def open_store(folder):
     """{'train': StoreSplit, 'test': ..., 'valid': ...} for the splits present, and the store's

@@ -174,3 +174,23 @@ def test_a_killed_worker_stops_the_whole_job(small_store, tmp_path):
     assert code != 0 and time.monotonic() - killed_at < 30
     assert 'worker 1' in log.read_text() and 'failed with signal 9' in log.read_text()
     assert job_processes(port) == []
+
+
+def test_launched_training_never_publishes_over_an_unfinished_run(small_store, tmp_path):
+    """rank 0 of `launch -- train --out DIR` takes DIR as train does: an unfinished run there
+    (checkpoints marked running) is refused with one line, and the job fails; nothing changes."""
+    out = tmp_path / 'out'
+    (out / 'checkpoints').mkdir(parents=True)
+    record = json.dumps({'status': 'running', 'models': ['fm'], 'epochs': 5, 'settings': {}})
+    (out / 'checkpoints' / 'run.json').write_text(record)
+    log = tmp_path / 'launch.log'
+    proc = start_launcher(log, '-n', 1, '--timeout', 240, command=[
+        sys.executable, '-m', 'd2l_deepfm.train', '--protocol', 'chapter', '--data-store',
+        small_store, '--kvstore', 'dist_sync', '--model', 'fm', '--epochs', 1, '--no-progress',
+        '--out', out])
+    assert finish(proc, 300) != 0
+    errors = [line for line in log.read_text().splitlines() if line.startswith('error:')]
+    assert len(errors) == 1 and 'holds an unfinished run' in errors[0], log.read_text()
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith('.')) == ['checkpoints']
+    assert (out / 'checkpoints' / 'run.json').read_text() == record
+    assert job_processes(port_of(log)) == []
