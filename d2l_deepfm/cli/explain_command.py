@@ -13,7 +13,7 @@ from ..options import positive
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog='python -m d2l_deepfm.explain',
+    p = argparse.ArgumentParser(prog='python -m d2l_deepfm.explain', allow_abbrev=False,
                                 description='Which field pairs and fields drive a trained FM or DeepFM.')
     p.add_argument('--model-dir', required=True, help='the --out folder of a training run')
     p.add_argument('--model', help='fm or deepfm, or e.g. deepfm-seed1 (default: deepfm if trained, else fm)')

@@ -10,7 +10,7 @@ from ..errors import run_command
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog='python -m d2l_deepfm.export',
+    p = argparse.ArgumentParser(prog='python -m d2l_deepfm.export', allow_abbrev=False,
                                 description='A trained model as a folder that scores rows without MXNet.')
     p.add_argument('--model-dir', required=True, help='the --out folder of a training run')
     p.add_argument('--model', help='fm, deepfm, lr (the baseline), or e.g. deepfm-seed1 for '

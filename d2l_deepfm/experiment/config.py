@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Union
 
 from ..errors import ConfigError
+from .. import run_folder
 from ..files import read_json
 from ..inputs import layout
 from .bounds import check_values
@@ -90,10 +91,10 @@ class TrainConfig:
 @dataclass
 class OutputConfig:
     """Where the run writes, and how it talks."""
-    out: str = 'runs/latest'
+    out: Optional[str] = None               # None: a new folder under runs/ (run_folder.new_run)
     resume: bool = False
     progress: bool = True
-    results: Optional[str] = None           # results CSV (default: results.csv beside out)
+    results: Optional[str] = None           # results table (default: the runs root's results.csv)
 
 
 @dataclass
@@ -127,8 +128,7 @@ class RunConfig:
 
     @property
     def results_path(self):
-        return self.output.results or os.path.join(
-            os.path.dirname(os.path.abspath(self.output.out)), 'results.csv')
+        return self.output.results or run_folder.results_table(self.output.out)
 
     def model_settings(self, name, num_rows=None, **override):
         """The settings of model `name`: the chapter's (with the default protocol's step and
@@ -162,6 +162,8 @@ class RunConfig:
         """Refuse options that are out of range or do not go together (ConfigError); return self."""
         d, m, t = self.data, self.model, self.train
         check_values(self)
+        if self.output.resume and self.output.out is None:
+            raise ConfigError('--resume continues the run in --out: give --out FOLDER')
         if os.path.isdir(self.results_path):     # found before training, not after it
             raise ConfigError(f'--results {self.results_path}: a directory; give a file')
         choices = [('--protocol', t.protocol, tuple(PROTOCOLS)), ('--format', d.format, FORMATS),

@@ -1,17 +1,14 @@
-"""What a run shows: the printed tables, the convergence figure, the results CSV line.
+"""What a run shows: the printed tables and the convergence figure (its lines in the runs
+root's results table: experiment/results.py).
 
 The figure is d2l-style FM-vs-DeepFM convergence curves, one panel per metric (with a
-validation set, its logloss: the curve that picks the epoch, each model's picked epoch marked);
-the results CSV gets one line per finished run (the convention of FuxiCTR/BARS for comparing
-many runs).
+validation set, its logloss: the curve that picks the epoch, each model's picked epoch marked).
 """
-import csv
-import fcntl
 import os
-import time
 
 from ..files import atomic_write
 from . import stats
+from .results import data_name
 
 import matplotlib
 
@@ -51,17 +48,6 @@ def plot_convergence(histories, path=None, title=None, best=None):
     if path is not None:
         fig.savefig(path, dpi=100)
     return fig
-
-
-def data_name(info):
-    """The data, named for a title: 'synthetic data (data/synthetic)', 'criteo: train.txt'."""
-    if info.get('source') == 'files':
-        return f"{info.get('format', 'd2l')} data: {os.path.basename(info['train'])}"
-    if info.get('source') == 'store':
-        return f"store {info.get('folder', '')}"
-    kind = {'synthetic': 'synthetic data', 'local': "d2l's ctr data",
-            'downloaded': "d2l's ctr data"}.get(info.get('source'), 'data')
-    return f"{kind} ({info.get('folder', '')})"
 
 
 def save_figure(path, doc, names):
@@ -122,44 +108,6 @@ def format_summary(summary):
         lines.append(f"{name:<8}{auc['mean']:>15.4f} ± {auc['std']:.4f}{ll['mean']:>15.4f} ± "
                      f"{ll['std']:.4f}  {epochs:<12}{','.join(map(str, s['seeds']))}")
     return '\n'.join(lines)
-
-
-RESULT_MODELS = ('fm', 'deepfm', 'lr')
-RESULT_METRICS = ('epoch', 'valid_auc', 'valid_logloss', 'test_auc', 'test_logloss')
-RESULT_COLUMNS = ['time', 'out', 'command', 'data', 'config_digest', 'seeds'] + \
-    [f'{m}_{k}' for m in RESULT_MODELS for k in RESULT_METRICS]
-
-
-def results_row(doc, out, command, digest):
-    """One results-CSV line of a finished run (metrics.json's document): each model's picked
-    epoch and its validation and test AUC/logloss (the first seed's; with --seeds, test AUC
-    and logloss are the means over the seeds)."""
-    data = doc['data']
-    row = {'time': time.strftime('%Y-%m-%d %H:%M:%S'), 'out': out, 'command': command,
-           'data': data.get('train') or data.get('folder'), 'config_digest': digest,
-           'seeds': ' '.join(map(str, doc.get('seeds', [doc['seed']])))}
-    for m in RESULT_MODELS:
-        if m not in doc:
-            continue
-        final = doc[m]['final']
-        row[f'{m}_epoch'] = final.get('epoch', '')
-        for k in RESULT_METRICS[1:]:
-            row[f'{m}_{k}'] = final.get(k, '')
-        for k in ('test_auc', 'test_logloss'):
-            if 'summary' in doc and m in doc['summary']:
-                row[f'{m}_{k}'] = doc['summary'][m][k]['mean']
-    return row
-
-
-def append_result(path, row):
-    """Append `row` to the results CSV at `path` (header first if new), under a file lock."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, 'a', newline='') as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        writer = csv.DictWriter(f, RESULT_COLUMNS, extrasaction='ignore')
-        if f.tell() == 0:
-            writer.writeheader()
-        writer.writerow(row)
 
 
 def metrics_document(config, runs, tuning, info, devices, cluster, seeds):

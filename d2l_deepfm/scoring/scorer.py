@@ -161,7 +161,8 @@ def score(path, folder=HERE, batch_size=65536):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog='score.py', description=__doc__.split('\n')[0])
+    p = argparse.ArgumentParser(prog='score.py', description=__doc__.split('\n')[0],
+                                allow_abbrev=False)
     p.add_argument('--input', required=True, help="rows to score (the training layout, label optional; "
                    "gzip'd or not; '-': standard input)")
     p.add_argument('--output', help='one probability per line (default: stdout)')
