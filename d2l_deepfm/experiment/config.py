@@ -162,8 +162,6 @@ class RunConfig:
         """Refuse options that are out of range or do not go together (ConfigError); return self."""
         d, m, t = self.data, self.model, self.train
         check_values(self)
-        if self.output.resume and self.output.out is None:
-            raise ConfigError('--resume continues the run in --out: give --out FOLDER')
         if os.path.isdir(self.results_path):     # found before training, not after it
             raise ConfigError(f'--results {self.results_path}: a directory; give a file')
         choices = [('--protocol', t.protocol, tuple(PROTOCOLS)), ('--format', d.format, FORMATS),
@@ -221,6 +219,8 @@ class RunConfig:
                                   f'--kvstore {t.kvstore}')
         if t.seeds is not None and len(set(t.seeds)) != len(t.seeds):
             raise ConfigError(f'--seeds {t.seeds}: expected distinct seeds')
+        if self.output.resume and self.output.out is None:
+            raise ConfigError('--resume continues the run in --out: give --out FOLDER')
         return self
 
     def layout_request(self):
