@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use('Agg')
 from matplotlib import pyplot as plt  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
 PANELS = [('train_loss', 'train loss'), ('valid_logloss', 'validation logloss (picks the epoch)'),
           ('test_logloss', 'test logloss'), ('test_auc', 'test AUC')]
@@ -25,7 +26,7 @@ def plot_convergence(histories, path=None, title=None, best=None):
 
     A panel per metric the records have (the validation logloss only with a validation set).
     best: {model name: epoch} marks each model's picked epoch: a dotted line in every panel and
-    a circle on the validation curve."""
+    a circle on the validation curve, both explained by one legend entry."""
     panels = [(k, label) for k, label in PANELS
               if all(k in r for h in histories.values() for r in h)]
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2))
@@ -41,7 +42,11 @@ def plot_convergence(histories, path=None, title=None, best=None):
         ax.set_xlabel('epoch')
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
-    axes[0].legend()
+    handles = axes[0].get_legend_handles_labels()[0]
+    if best and any(v is not None for v in best.values()):
+        handles.append(Line2D([], [], color='gray', linestyle=':', marker='o', markerfacecolor='none',
+                              label='picked epoch (lowest validation logloss)'))
+    axes[0].legend(handles=handles, fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
