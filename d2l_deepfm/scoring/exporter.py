@@ -23,7 +23,7 @@ from ..files import write_json
 from . import onnx_graph, trained, weights
 
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCORER = os.path.join(PACKAGE, 'serving', 'scorer.py')
+SCORER = os.path.join(PACKAGE, 'scoring', 'scorer.py')
 LAYOUT = os.path.join(PACKAGE, 'inputs', 'layout.py')
 TOLERANCE = 1e-5
 

@@ -12,6 +12,7 @@ FM, DeepFM and LR are scored from their weights with numpy (weights.py: the same
 MXNet's within 1e-6, tested), so predict never loads MXNet unless devices are asked for
 (--devices) or a parameters file is in a format only MXNet reads.
 """
+import os
 from dataclasses import dataclass
 
 import numpy as onp
@@ -19,6 +20,7 @@ import numpy as onp
 from ..errors import DataError
 from ..inputs.formats import read
 from ..inputs.layout import Layout, positional_columns, request, resolve
+from ..inputs.tabular import fast_path
 from ..mapping import apply_mapping, field_dims_of, hash_indices, hashed_feature_map, offsets_of
 from ..metrics import scores
 from . import trained, weights
@@ -60,18 +62,41 @@ def load_model(model_dir, name, devices=None):
     return (lambda features: training.predict(net, features, devices)), feature_map
 
 
-def map_rows(tokens, feature_map):
-    """Indices with offsets (n, fields) int32 of string tokens under a run's feature map: the
-    rule of CTRDataset (mapping.apply_mapping, or the hashing trick when the run hashed)."""
+def map_rows(tokens, feature_map, keys=False):
+    """Indices with offsets (n, fields) int32 of string tokens (or of the byte scanner's keys)
+    under a run's feature map: the rule of CTRDataset (mapping.apply_mapping, or the hashing
+    trick when the run hashed)."""
     feat_mapper, defaults, doc = feature_map
     buckets = doc.get('hash_buckets')
     if buckets:
-        from ..inputs.bytescan import hash_values
-        indices = hash_indices(tokens, buckets, hash_values)
+        from ..inputs.bytescan import hash_keys, hash_values
+        indices = hash_indices(tokens, buckets, hash_keys if keys else hash_values)
         field_dims = hashed_feature_map(indices.shape[1], buckets)[2]
     else:
-        indices, field_dims = apply_mapping(tokens, feat_mapper, defaults), field_dims_of(defaults)
+        encode = None
+        if keys:
+            from ..inputs.bytescan import encode
+        indices = apply_mapping(tokens, feat_mapper, defaults, encode)
+        field_dims = field_dims_of(defaults)
     return (indices + offsets_of(field_dims)).astype(onp.int32)
+
+
+def scanned_rows(path, layout, num_feat):
+    """(labels, keys) of a plain file in the chapter's layout through the byte scanner (as
+    CTRDataset reads it), when every line of it is a well-formed labelled row (no header, no
+    blank line, nothing skipped: then the output lines up without line numbers); else None."""
+    if layout.format != 'd2l' or path == '-' or not os.path.isfile(path) or not fast_path(path, layout):
+        return None
+    from ..inputs import bytescan
+    scanned = bytescan.read_ctr(path, num_feat)
+    if scanned is None or scanned[2]:
+        return None
+    labels, keys, _ = scanned
+    lines, last = 0, b'\n'
+    with open(path, 'rb') as f:
+        for piece in iter(lambda: f.read(1 << 24), b''):
+            lines, last = lines + piece.count(b'\n'), piece[-1:]
+    return (labels, keys) if lines + (last != b'\n') == len(labels) else None
 
 
 def read_rows(path, feature_map):
@@ -83,6 +108,10 @@ def read_rows(path, feature_map):
     else:
         fmt = doc.get('format', 'd2l')
         layout = resolve(request(fmt), positional_columns(fmt))
+    scanned = scanned_rows(path, layout, int(doc['num_feat']))
+    if scanned is not None:                 # the byte scanner: every line a labelled row
+        labels, keys = scanned
+        return labels, Mapped(map_rows(keys, feature_map, keys=True), labels, path, None, len(labels))
     rows = read(path, layout, label_required=False, strict=True)
     if rows.tokens.shape[1] != int(doc['num_feat']):
         raise DataError(f'{path}: {rows.tokens.shape[1]} fields, the model has {doc["num_feat"]}')
@@ -96,7 +125,7 @@ def read_rows(path, feature_map):
 def output_text(p, rows):
     """The output: one line per input line but the header (a header line is not a row): the
     probability of a row, an empty line for a blank line, so output and input line up."""
-    values = [f'{x:.9g}' for x in p]
+    values = list(map('{:.9g}'.format, onp.asarray(p).tolist()))
     if rows.lines is None or len(rows.lines) + bool(rows.header_line) == rows.total_lines:
         return ''.join(v + '\n' for v in values)
     out = [''] * rows.total_lines

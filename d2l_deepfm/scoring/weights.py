@@ -147,18 +147,18 @@ def mlp_forward(w, flat):
 
 def logit(w, indices):
     """The model's logit for rows of per-field indices with offsets applied (n, num_fields)."""
-    first = w.fc[indices].sum(axis=1) * w.linear_w + w.linear_b
+    first = onp.take(w.fc, indices).sum(axis=1) * w.linear_w + w.linear_b
     if w.kind == 'lr':
         return first
-    v = w.embedding[indices]                            # (n, fields, k)
-    pairwise = 0.5 * (onp.square(v.sum(axis=1)) - onp.square(v).sum(axis=1)).sum(axis=1)
+    v = onp.take(w.embedding, indices, axis=0)          # (n, fields, k)
+    pairwise = 0.5 * (onp.square(onp.einsum('nfk->nk', v)).sum(axis=1) - onp.einsum('nfk,nfk->n', v, v))
     out = first + pairwise
     if w.kind == 'deepfm':
         out = out + mlp_forward(w, v.reshape(len(v), -1))[0]
     return out
 
 
-def probability(w, indices, chunk=1 << 15):
+def probability(w, indices, chunk=2048):
     """sigmoid(logit): the click probability, float64 (n,), `chunk` rows at a time (DeepFM's
     gathered embeddings of a million rows would not fit in memory at once)."""
     indices = onp.asarray(indices)
