@@ -89,7 +89,7 @@ def test_help_answers_without_loading_mxnet():
     code = ('import sys, runpy\nsys.argv = ["x", "--help"]\n'
             'try:\n    runpy.run_module("d2l_deepfm.{}", run_name="__main__")\n'
             'except SystemExit:\n    pass\nassert "mxnet" not in sys.modules, "mxnet loaded"\n')
-    for command in ('train', 'compare', 'predict', 'preprocess', 'launch', 'export', 'explain'):
+    for command in ('train', 'compare', 'predict', 'preprocess', 'launch', 'export', 'explain', 'runs'):
         r = subprocess.run([sys.executable, '-c', code.format(command)], capture_output=True,
                            text=True, cwd=ROOT, env={**os.environ, 'PYTHONPATH': ROOT}, timeout=60)
         assert r.returncode == 0, (command, r.stderr[-500:])
