@@ -10,6 +10,9 @@ then times `python -m d2l_deepfm.predict --model-dir RUN` as a fresh process:
   throughput  --rows rows (the test rows repeated) from a file to a file: rows / wall seconds,
               start-up included.
 
+Beside each wall time, the CPU seconds the command used (user + system): on a machine shared
+with other jobs, near what the wall time would be on an idle one.
+
 --before CHECKOUT runs the same commands with that checkout's package (e.g. `git archive
 e79432e | tar -x -C /tmp/before`): the numbers side by side and their ratios. It is a
 benchmark, not a test: the machine's load moves the numbers (it prints the load average);
@@ -18,6 +21,7 @@ the ratios hold better.
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -27,16 +31,22 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def command(code_root, *args, stdin=None):
-    """Run python -m d2l_deepfm.predict with `code_root`'s package; its wall seconds."""
+    """Run python -m d2l_deepfm.predict with `code_root`'s package; (wall seconds, CPU seconds):
+    the CPU time is near what the wall time would be on an idle machine."""
     env = {**os.environ, 'PYTHONPATH': code_root}
-    start = time.perf_counter()
+    start, used = time.perf_counter(), cpu()
     r = subprocess.run([sys.executable, '-m', 'd2l_deepfm.predict', *args], input=stdin,
                        capture_output=True, env=env, cwd=code_root, timeout=3600)
     seconds = time.perf_counter() - start
     if r.returncode != 0:
         raise SystemExit(f'{code_root}: predict failed: {r.stderr.decode()[-500:]}')
-    return seconds, r.stdout
+    return seconds, cpu() - used
 
 
 def make_run(work, model):
@@ -54,15 +64,17 @@ def make_run(work, model):
 
 def measure(code_root, run, model, five, big, rows, repeats, work):
     startup = [command(code_root, '--model-dir', run, '--model', model, '--input', '-',
-                       stdin=five)[0] for _ in range(repeats)]
+                       stdin=five) for _ in range(repeats)]
     out = os.path.join(work, 'p.txt')
-    seconds, _ = command(code_root, '--model-dir', run, '--model', model, '--input', big,
-                         '--output', out)
+    seconds, cpu_seconds = command(code_root, '--model-dir', run, '--model', model, '--input', big,
+                                   '--output', out)
     with open(out, 'rb') as f:
         lines = sum(1 for _ in f)
     assert lines == rows, (lines, rows)
-    return {'startup_seconds': statistics.median(startup), 'startup_all': startup,
-            'rows': rows, 'throughput_seconds': seconds, 'rows_per_sec': rows / seconds}
+    return {'startup_seconds': statistics.median(s for s, _ in startup),
+            'startup_cpu_seconds': statistics.median(c for _, c in startup), 'startup_all': startup,
+            'rows': rows, 'throughput_seconds': seconds, 'rows_per_sec': rows / seconds,
+            'rows_per_cpu_sec': rows / cpu_seconds}
 
 
 def main(argv=None):
@@ -89,9 +101,11 @@ def main(argv=None):
     load = os.getloadavg()
     print(f'predict --model {args.model}: load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} '
           f'on {os.cpu_count()} cores')
-    print(f"{'':<10}{'5 rows from stdin (s)':>24}{f'{args.rows:,} rows (rows/s)':>26}")
+    print(f"{'':<10}{'5 rows from stdin: wall s':>27}{'(CPU s)':>9}"
+          f"{f'{args.rows:,} rows: wall rows/s':>30}{'(per CPU s)':>13}")
     for name, r in results.items():
-        print(f"{name:<10}{r['startup_seconds']:>24.2f}{r['rows_per_sec']:>26,.0f}")
+        print(f"{name:<10}{r['startup_seconds']:>27.2f}{r['startup_cpu_seconds']:>9.2f}"
+              f"{r['rows_per_sec']:>30,.0f}{r['rows_per_cpu_sec']:>13,.0f}")
     if 'before' in results:
         ours, before = results['ours'], results['before']
         print(f"ours / before: start-up {before['startup_seconds'] / ours['startup_seconds']:.1f}x "
