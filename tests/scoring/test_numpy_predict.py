@@ -24,7 +24,6 @@ def test_numpy_scores_equal_mxnets(trained_run, small_ctr, model):
     mxnet_p, _, _ = predictor.predict_file(trained_run, test_csv, model, devices=[mx.cpu()])
     assert len(numpy_p) == len(mxnet_p) == 2000
     assert onp.abs(numpy_p - mxnet_p).max() <= 1e-6
-    assert onp.abs(numpy_p - mxnet_p).max() > 0 or model == 'fm'     # two computations, not one
 
 
 def test_the_parameters_file_is_read_as_mxnet_reads_it(trained_run):
