@@ -132,7 +132,7 @@ MUTATIONS = [
       'if False:', ('tests/experiment/test_figures.py',)),
     # --- run folders, the runs table, predict without MXNet -----------------------------------
     M('latest-not-marked', 'runs/latest not pointed at the new run', 'd2l_deepfm/experiment/run.py',
-      '    run_folder.mark_latest(out)\n', '', ('tests/cli/test_runs.py',)),
+      'if not run_folder.mark_latest(out):', 'if False:', ('tests/cli/test_runs.py',)),
     M('run-folders-collide', 'two runs in the same second share a folder name',
       'd2l_deepfm/run_folder.py', "path = os.path.join(root, stem if i == 1 else f'{stem}-{i}')",
       'path = os.path.join(root, stem)', ('tests/test_run_folder.py',)),

@@ -282,7 +282,8 @@ def _run(config, log, stack):
     stage.publish('run', config_digest=config.digest())
     if checkpoints:
         checkpoints.finish('done')
-    run_folder.mark_latest(out)
+    if not run_folder.mark_latest(out):
+        log(f'note: {run_folder.root_of(out)}/latest is a run folder itself: not pointed at this run')
     moved = table.append(config.results_path, table.rows_of(doc, out, ' '.join(config.command or []),
                                                              config.digest()))
     log('\n' + report.format_table({n: doc[n] for n in names}, config.train.protocol))

@@ -2,7 +2,8 @@
 
 The one description of a trained FM, DeepFM or logistic-regression baseline that predict
 (predictor.py), the ONNX graph (onnx_graph.py) and the explanations are built from, so none
-needs MXNet: read_params reads Gluon's parameters file with numpy. With x the per-field indices of a row plus the offsets (the model's input):
+needs MXNet: read_params reads Gluon's parameters file with numpy. With x the per-field
+indices of a row plus the offsets (the model's input):
 
     FM, DeepFM: logit = linear_w * sum_i fc[x_i] + linear_b
                         + sum_{i<j} <embedding[x_i], embedding[x_j]>
