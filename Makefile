@@ -1,12 +1,13 @@
 # One command each, on a fresh machine with Python 3.11:
 #   make train   install (first time) and train FM and DeepFM on the default data
 #   make test    install (first time) and run the tests
+#   make runs    the table of finished runs (runs/results.csv)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY = $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: train test install clean
+.PHONY: train test runs install clean
 install: $(VENV)/.installed
 $(VENV)/.installed: setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +20,9 @@ train: install
 
 test: install
 	$(PY) -m pytest -q
+
+runs: install
+	$(PY) -m d2l_deepfm.runs $(ARGS)
 
 clean:
 	rm -rf $(VENV) runs

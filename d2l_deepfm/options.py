@@ -5,7 +5,11 @@ import math
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with one line for a usage mistake: `error: ...` on stderr, exit status 2."""
+    """argparse with one line for a usage mistake: `error: ...` on stderr, exit status 2; no
+    abbreviations (`--epoch 3` is a mistake, not --epochs 3)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **{'allow_abbrev': False, **kwargs})
 
     def error(self, message):
         self.exit(2, f'error: {message}; see {self.prog} --help\n')

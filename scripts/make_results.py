@@ -69,6 +69,7 @@ def test_predictions(run_dir, doc, args_list):
     from d2l_deepfm.experiment import baseline
     from d2l_deepfm.experiment.run import load_data
     from d2l_deepfm.models import build_model
+    from d2l_deepfm.run_folder import RunFolder
     from d2l_deepfm.cli.train_command import config_from_argv
     data = load_data(config_from_argv(args_list), log=lambda *a: None)
     tr, test = data[0], data[2]
@@ -77,8 +78,7 @@ def test_predictions(run_dir, doc, args_list):
         preds[name] = []
         for i, seed in enumerate(doc['seeds']):
             net = build_model(name, tr.field_dims, doc[name]['config'])
-            net.load_parameters(os.path.join(run_dir, f'{name}.params' if i == 0
-                                             else f'{name}-seed{seed}.params'), ctx=mx.cpu())
+            net.load_parameters(RunFolder(run_dir).model(RunFolder.tag(name, i, seed)), ctx=mx.cpu())
             preds[name].append(training.predict(net, test.features, [mx.cpu()]))
     X, Xt = baseline.one_hot(tr), baseline.one_hot(test, tr.field_dims.sum())
     lr = baseline.fit(X, tr.labels, doc['lr']['config']['C'])

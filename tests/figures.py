@@ -1,13 +1,20 @@
-"""What a convergence figure shows, read from the matplotlib Figure: per panel (its y label), the
-curves (label -> (x, y)) and the vertical markers (x positions, with their colours).
+"""What a figure shows, read from the matplotlib Figure: per panel (its y label), the curves
+(label -> (x, y)), the vertical markers (x positions, with their colours), the legend's entries,
+the tick labels, the title, and the bars (label -> width or height).
 
 Also an IPython startup script (`STARTUP`) that writes the same description of every figure a
 notebook shows into a JSON file (the figures of an executed notebook, not only its PNG bytes)."""
 
 
+def _texts(labels):
+    return [t.get_text() for t in labels]
+
+
 def describe(fig):
     """{y label: {'curves': {label: (xs, ys)}, 'marks': [(x, colour)], 'points': [(x, y, colour)],
-    'colours': {label: colour}}}: marks are vertical lines, points single unlabelled markers."""
+    'colours': {label: colour}, 'legend': [entry], 'xticks': [label], 'yticks': [label],
+    'title': str, 'bars': {label: value}}}: marks are vertical lines, points single unlabelled
+    markers."""
     panels = {}
     for ax in fig.axes:
         curves, marks, points, colours = {}, [], [], {}
@@ -20,8 +27,27 @@ def describe(fig):
             else:
                 curves[line.get_label()] = (xs, ys)
                 colours[line.get_label()] = line.get_color()
-        panels[ax.get_ylabel()] = {'curves': curves, 'marks': marks, 'points': points, 'colours': colours}
+        legend = ax.get_legend()
+        bars = {}
+        for container in ax.containers:
+            for patch in container.patches if hasattr(container, 'patches') else []:
+                label = container.get_label()
+                if label and not label.startswith('_'):
+                    bars[label] = float(max(patch.get_width(), patch.get_height())
+                                        if container.orientation is None else
+                                        patch.get_width() if container.orientation == 'horizontal'
+                                        else patch.get_height())
+        panels[ax.get_ylabel()] = {
+            'curves': curves, 'marks': marks, 'points': points, 'colours': colours,
+            'legend': _texts(legend.get_texts()) if legend else [],
+            'xticks': _texts(ax.get_xticklabels()), 'yticks': _texts(ax.get_yticklabels()),
+            'title': ax.get_title(), 'bars': bars}
     return panels
+
+
+def title(fig):
+    """The figure's own title (suptitle), '' if none."""
+    return fig._suptitle.get_text() if fig._suptitle else ''
 
 
 STARTUP = '''

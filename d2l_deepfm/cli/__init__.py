@@ -15,6 +15,7 @@ COMMANDS = {
     'launch': 'start an MXNet parameter-server job (scheduler, servers, workers)',
     'export': 'a trained model as ONNX and a standalone score.py (no MXNet)',
     'explain': 'which field pairs and fields drive a trained FM or DeepFM',
+    'runs': 'the table of finished runs (runs/results.csv), sorted and filtered; --diff A B',
 }
 
 

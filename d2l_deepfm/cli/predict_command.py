@@ -1,10 +1,12 @@
 """python -m d2l_deepfm.predict: score new rows with a model trained by `d2l_deepfm.train`.
 
---model-dir is the training run's --out; --input holds rows in the training layout (any format,
-recorded in the run's feature map; gzip'd or not; '-' is standard input), with or without the
-label column. The output has one click probability per input row, in input order
-(a header line, if any, and blank lines are not rows); with labels, AUC, logloss and accuracy
-are reported too (scoring/predictor.py).
+--model-dir is a training run's folder (default: runs/latest, the newest finished run); --input
+holds rows in the training layout (any format, recorded in the run's feature map; gzip'd or not;
+'-' is standard input), with or without the label column. The output has one line per input
+line, in input order: a row's click probability, or an empty line for a blank input line (a
+header line, if any, is not a row and gets no line); with labels, AUC, logloss and accuracy
+are reported too (scoring/predictor.py). Scored with numpy from the trained weights: MXNet is
+loaded only with --devices.
 """
 import os
 import sys
@@ -12,13 +14,15 @@ import sys
 from ..errors import ConfigError, run_command
 from ..files import write_text
 from ..folders import published_files
+from ..run_folder import LATEST, ROOT, resolve
 from ..options import Parser, device_list
 
 
 def build_parser():
     p = Parser(prog='python -m d2l_deepfm.predict',
                description='Score new rows with a model trained by d2l_deepfm.train.')
-    p.add_argument('--model-dir', required=True, help='the --out folder of a training run')
+    p.add_argument('--model-dir', default=f'{ROOT}/{LATEST}',
+                   help=f'the folder of a training run (default: {ROOT}/{LATEST}, the newest)')
     p.add_argument('--input', required=True,
                    help="rows to score, in the training run's layout (label column optional; "
                    "gzip'd or not); '-' reads standard input")
@@ -27,7 +31,8 @@ def build_parser():
                    'e.g. deepfm-seed1 for another seed of --seeds (default: deepfm if trained, '
                    'else fm, else lr)')
     p.add_argument('--devices', type=device_list,
-                   help='e.g. cpu:0 or gpu:0 (default: every GPU, else the CPU)')
+                   help='score with MXNet on these devices, e.g. gpu:0 (default: numpy on the '
+                        'CPU, without loading MXNet)')
     p.add_argument('--debug', action='store_true', help='show tracebacks')
     return p
 
@@ -49,15 +54,18 @@ def main(argv=None):
         if args.output and same_file(args.output, args.input):
             raise ConfigError(f'--output {args.output} is the --input file: it would be '
                               'overwritten; give another --output')
-        if args.output and any(same_file(args.output, os.path.join(args.model_dir, name))
-                               for name in published_files(args.model_dir)):
+        model_dir = resolve(args.model_dir)
+        if args.output and any(same_file(args.output, os.path.join(model_dir, name))
+                               for name in published_files(model_dir)):
             raise ConfigError(f'--output {args.output} is a file of the run in --model-dir: it '
                               'would be overwritten; give another --output')
-        from ..experiment.run import parse_devices     # late: loads MXNet (--help stays fast)
-        from ..scoring.predictor import predict_file
-        p, labels, metrics = predict_file(args.model_dir, args.input, args.model,
-                                          parse_devices(args.devices))
-        text = ''.join(f'{x:.9g}\n' for x in p)
+        from ..scoring.predictor import output_text, score_file
+        devices = None
+        if args.devices:
+            from ..experiment.run import parse_devices     # late: loads MXNet
+            devices = parse_devices(args.devices)
+        p, labels, metrics, rows = score_file(model_dir, args.input, args.model, devices)
+        text = output_text(p, rows)
         if args.output:
             write_text(args.output, text)
         else:

@@ -3,9 +3,11 @@
 Reads train.csv/test.csv in the chapter's layout (default: d2l's ctr data, or a synthetic
 stand-in when offline), or your own files (--format criteo, csv, tsv, avazu; README "Your own
 data"), trains with the default protocol (a validation hold-out picks the epoch; penalties; FM,
-DeepFM and LR side by side) or the chapter's (--protocol chapter), and writes into --out:
-config.json, metrics.json, convergence.png, <model>.params and feature_map.json, a checkpoint
-after every epoch (--resume continues from it), and a line in the results CSV. --config OUT/config.json repeats a run.
+DeepFM and LR side by side) or the chapter's (--protocol chapter), and writes a run folder
+(--out, default a new runs/<date>_<time>; run_folder.py): config.json, metrics.json, the figures,
+the models and feature_map.json, a checkpoint after every epoch (--resume continues from it),
+and lines in the runs root's results table (python -m d2l_deepfm.runs shows it). --config
+OUT/config.json repeats a run.
 
 This module is the command line only: flags -> RunConfig -> experiment.run.run -> exit status.
 The options are declared once, in experiment/flags.py (docs/options.md is made from them).
@@ -13,6 +15,7 @@ The options are declared once, in experiment/flags.py (docs/options.md is made f
 import dataclasses
 import sys
 
+from .. import run_folder
 from ..errors import ConfigError, TrainingDiverged, run_command
 from ..experiment.checkpoints import Run
 from ..experiment.config import DataConfig, ModelConfig, OutputConfig, RunConfig, TrainConfig
@@ -60,9 +63,7 @@ def config_of(parser, args, argv):
         raise ConfigError(f'--config repeats a recorded run: drop --{given[0].replace("_", "-")} '
                           '(only --out, --results, --no-progress and --debug go with it)')
     config = RunConfig.load(args.config)
-    output = dataclasses.replace(config.output, resume=False)
-    if args.out != parser.get_default('out'):
-        output = dataclasses.replace(output, out=args.out)
+    output = dataclasses.replace(config.output, resume=False, out=args.out)   # never the recorded run's
     if args.results:
         output = dataclasses.replace(output, results=args.results)
     if args.no_progress:
@@ -77,15 +78,14 @@ def main(argv=None, prog='python -m d2l_deepfm.train', description=DESCRIPTION, 
     if defaults:
         parser.set_defaults(**defaults)
     args = parser.parse_args(argv)
-    out = args.out
+    out = args.out or run_folder.ROOT         # the run's folder once it has one
 
     def train():
         nonlocal out
         config = config_of(parser, args, argv)
-        out = config.output.out
         from ..experiment.run import run      # late: loads MXNet (--help and option errors stay fast)
-        with sigterm_as_interrupt():
-            run(config)
+        with run_folder.allocated(config.output.out) as out, sigterm_as_interrupt():
+            run(config.replace(output=dataclasses.replace(config.output, out=out)))
 
     def diverged(e):
         print(f'error: {e}; the last good epochs are kept in {out}/checkpoints '

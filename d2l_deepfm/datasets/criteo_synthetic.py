@@ -57,7 +57,7 @@ def write_criteo(path, rows, seed=0, block=100_000, malformed_every=0):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog='python -m d2l_deepfm.datasets.criteo_synthetic',
+    p = argparse.ArgumentParser(prog='python -m d2l_deepfm.datasets.criteo_synthetic', allow_abbrev=False,
                                 description=__doc__.split('\n')[0])
     p.add_argument('--rows', type=int, required=True)
     p.add_argument('--out', required=True)

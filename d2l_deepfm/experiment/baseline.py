@@ -70,9 +70,3 @@ def save_lr(path, model, C):
             onp.savez(f, coef=model.coef_.ravel(), intercept=model.intercept_.ravel(),
                       C=onp.array([C]))
     atomic_write(path, write)
-
-
-def load_lr(path):
-    """(coef, intercept, C) saved by save_lr."""
-    with onp.load(path) as z:
-        return z['coef'], float(z['intercept'][0]), float(z['C'][0])

@@ -13,8 +13,6 @@ the model's output, is already a probability: sigmoid(p) >= 0.5, so wherever the
 is below 0.5 the loss pushes p towards 0. The ranking (AUC) can survive; the rates do not,
 and this is what shows it.
 """
-import os
-
 import numpy as onp
 
 from ..files import atomic_write
@@ -80,11 +78,19 @@ def plot(calibrations, title=None, labels=LABELS, axes=None):
     return fig
 
 
-def write_figure(out, results, source, loss, log=print):
-    """OUT/calibration.png of a run's models ({name: result with 'calibration'}); logs the figures."""
-    fig = plot({n: r['calibration'] for n, r in results.items()},
-               title=f'calibration on the test set ({source} data, --loss {loss})')
-    atomic_write(os.path.join(out, 'calibration.png'), lambda tmp: fig.savefig(tmp, dpi=100, format='png'))
+LOSS_WORDS = {'fixed': 'trained on logloss', 'chapter': "trained with the chapter's double sigmoid"}
+
+
+def title(source, loss):
+    """The figure's title, in a reader's words (no option names)."""
+    return (f'Do predicted click rates match observed ones? Test set, {source} data, '
+            f'{LOSS_WORDS.get(loss, loss)}')
+
+
+def write_figure(path, results, source, loss, log=print):
+    """The run's calibration.png at `path` ({name: result with 'calibration'}); logs the figures."""
+    fig = plot({n: r['calibration'] for n, r in results.items()}, title=title(source, loss))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format='png'))
     plt.close(fig)
     log('calibration (test): ' + ', '.join(
         f"{LABELS.get(n, n)} ECE {r['calibration']['ece']:.4f}, mean p / CTR {r['calibration']['ratio']:.3f}"

@@ -20,8 +20,7 @@ import numpy as np
 
 from ..errors import CheckpointError
 from ..files import atomic_write, deferred_interrupt, read_json as _read_json, write_json
-
-FOLDER = 'checkpoints'
+from ..run_folder import RunFolder
 
 
 def read_json(path):
@@ -67,8 +66,9 @@ class ModelCheckpoint:
     """The checkpoint of one model (`fm`, `deepfm`) in one output folder."""
 
     def __init__(self, out, name):
-        self.folder, self.name = os.path.join(out, FOLDER), name
-        self.pointer = os.path.join(self.folder, f'{name}.json')
+        self.run = RunFolder(out)
+        self.folder, self.name = self.run.checkpoints, name
+        self.pointer = self.run.checkpoint(name)
 
     def load(self):
         """The checkpoint document, or None when there is none (one with missing or ill-typed
@@ -97,15 +97,14 @@ class ModelCheckpoint:
 
     def save(self, net, trainer, history, config):
         os.makedirs(self.folder, exist_ok=True)
-        stem = f"{self.name}-epoch{history[-1]['epoch']:04d}"
-        params, states = stem + '.params', stem + '.states'
+        params, states = RunFolder.epoch_files(self.name, history[-1]['epoch'])
         with deferred_interrupt():
             atomic_write(os.path.join(self.folder, params), net.save_parameters)
             atomic_write(os.path.join(self.folder, states), trainer.save_states)
             write_json(self.pointer, {'model': self.name, 'epoch': history[-1]['epoch'],
                                       'params': params, 'states': states, 'config': config,
                                       'signature': signature(net), 'history': history})
-            for old in glob.glob(os.path.join(self.folder, f'{self.name}-epoch*')):
+            for old in glob.glob(self.run.epoch_pattern(self.name)):
                 if os.path.basename(old) not in (params, states):
                     os.remove(old)
 
@@ -144,8 +143,8 @@ class Run:
     refuses to resume with settings that would not continue the same run."""
 
     def __init__(self, out):
-        self.out, self.folder = out, os.path.join(out, FOLDER)
-        self.path = os.path.join(self.folder, 'run.json')
+        self.out, self.run = out, RunFolder(out)
+        self.folder, self.path = self.run.checkpoints, self.run.run_record
 
     def state(self):
         state = read_json(self.path)
@@ -165,9 +164,7 @@ class Run:
 
     def _progress(self):
         state = self.state() or {}
-        names = state.get('models') or sorted(os.path.basename(p)[:-5] for p in
-                                              glob.glob(os.path.join(self.folder, '*.json'))
-                                              if not p.endswith('run.json'))
+        names = state.get('models') or self.run.checkpoint_tags()
         parts = []
         for name in names:
             doc = ModelCheckpoint(self.out, name).load()

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Any, Union, get_args, get_origin
 
 from ..errors import ConfigError
+from .. import run_folder
 from ..files import read_json
 from ..inputs import layout
 from . import flags
@@ -83,8 +84,7 @@ class RunConfig:
 
     @property
     def results_path(self):
-        return self.output.results or os.path.join(
-            os.path.dirname(os.path.abspath(self.output.out)), 'results.csv')
+        return self.output.results or run_folder.results_table(self.output.out)
 
     def model_settings(self, name, num_rows=None, **override):
         """The settings of model `name`: the chapter's (with the default protocol's step and

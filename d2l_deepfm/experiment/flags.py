@@ -121,9 +121,10 @@ OPTIONS = (
       default=1 << 20),
     O('--kvstore', 'train.kvstore', 'Gluon kvstore; dist_* run under python -m d2l_deepfm.launch, '
       'one shard per worker, outputs from rank 0', default='device', choices=KVSTORES),
-    O('--out', 'output.out', 'output folder', default='runs/latest'),
-    O('--results', 'output.results', 'results CSV that gets one line per finished run (default: '
-      'results.csv beside --out)', metavar='FILE'),
+    O('--out', 'output.out', 'the run folder (default: a new runs/<date>_<time>; runs/latest points '
+      'at the newest finished run); a finished run is replaced only when named here'),
+    O('--results', 'output.results', 'results table that gets the lines of each finished run '
+      '(default: results.csv beside the run folder, e.g. runs/results.csv)', metavar='FILE'),
     O('--resume', 'output.resume', 'continue the run in --out from its last complete epoch',
       kind='bool'),
     O('--strict', 'data.strict', 'a malformed row is an error (default: skipped, counted and '

@@ -1,22 +1,20 @@
-"""What a run shows: the printed tables, the convergence figure, the results CSV line.
+"""What a run shows: the printed tables and the convergence figure (its lines in the runs
+root's results table: experiment/results.py).
 
 The figure is d2l-style FM-vs-DeepFM convergence curves, one panel per metric (with a
-validation set, its logloss: the curve that picks the epoch, each model's picked epoch marked);
-the results CSV gets one line per finished run (the convention of FuxiCTR/BARS for comparing
-many runs).
+validation set, its logloss: the curve that picks the epoch, each model's picked epoch marked).
 """
-import csv
-import fcntl
 import os
-import time
 
 from ..files import atomic_write
 from . import stats
+from .results import data_name
 
 import matplotlib
 
 matplotlib.use('Agg')
 from matplotlib import pyplot as plt  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
 PANELS = [('train_loss', 'train loss'), ('valid_logloss', 'validation logloss (picks the epoch)'),
           ('test_logloss', 'test logloss'), ('test_auc', 'test AUC')]
@@ -28,7 +26,7 @@ def plot_convergence(histories, path=None, title=None, best=None):
 
     A panel per metric the records have (the validation logloss only with a validation set).
     best: {model name: epoch} marks each model's picked epoch: a dotted line in every panel and
-    a circle on the validation curve."""
+    a circle on the validation curve, both explained by one legend entry."""
     panels = [(k, label) for k, label in PANELS
               if all(k in r for h in histories.values() for r in h)]
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2))
@@ -44,24 +42,17 @@ def plot_convergence(histories, path=None, title=None, best=None):
         ax.set_xlabel('epoch')
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
-    axes[0].legend()
+    handles = axes[0].get_legend_handles_labels()[0]
+    if best and any(v is not None for v in best.values()):
+        handles.append(Line2D([], [], color='gray', linestyle=':', marker='o', markerfacecolor='none',
+                              label='picked epoch (lowest validation logloss)'))
+    axes[0].legend(handles=handles, fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=100)
     return fig
-
-
-def data_name(info):
-    """The data, named for a title: 'synthetic data (data/synthetic)', 'criteo: train.txt'."""
-    if info.get('source') == 'files':
-        return f"{info.get('format', 'd2l')} data: {os.path.basename(info['train'])}"
-    if info.get('source') == 'store':
-        return f"store {info.get('folder', '')}"
-    kind = {'synthetic': 'synthetic data', 'local': "d2l's ctr data",
-            'downloaded': "d2l's ctr data"}.get(info.get('source'), 'data')
-    return f"{kind} ({info.get('folder', '')})"
 
 
 def save_figure(path, doc, names):
@@ -122,44 +113,6 @@ def format_summary(summary):
         lines.append(f"{name:<8}{auc['mean']:>15.4f} ± {auc['std']:.4f}{ll['mean']:>15.4f} ± "
                      f"{ll['std']:.4f}  {epochs:<12}{','.join(map(str, s['seeds']))}")
     return '\n'.join(lines)
-
-
-RESULT_MODELS = ('fm', 'deepfm', 'lr')
-RESULT_METRICS = ('epoch', 'valid_auc', 'valid_logloss', 'test_auc', 'test_logloss')
-RESULT_COLUMNS = ['time', 'out', 'command', 'data', 'config_digest', 'seeds'] + \
-    [f'{m}_{k}' for m in RESULT_MODELS for k in RESULT_METRICS]
-
-
-def results_row(doc, out, command, digest):
-    """One results-CSV line of a finished run (metrics.json's document): each model's picked
-    epoch and its validation and test AUC/logloss (the first seed's; with --seeds, test AUC
-    and logloss are the means over the seeds)."""
-    data = doc['data']
-    row = {'time': time.strftime('%Y-%m-%d %H:%M:%S'), 'out': out, 'command': command,
-           'data': data.get('train') or data.get('folder'), 'config_digest': digest,
-           'seeds': ' '.join(map(str, doc.get('seeds', [doc['seed']])))}
-    for m in RESULT_MODELS:
-        if m not in doc:
-            continue
-        final = doc[m]['final']
-        row[f'{m}_epoch'] = final.get('epoch', '')
-        for k in RESULT_METRICS[1:]:
-            row[f'{m}_{k}'] = final.get(k, '')
-        for k in ('test_auc', 'test_logloss'):
-            if 'summary' in doc and m in doc['summary']:
-                row[f'{m}_{k}'] = doc['summary'][m][k]['mean']
-    return row
-
-
-def append_result(path, row):
-    """Append `row` to the results CSV at `path` (header first if new), under a file lock."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, 'a', newline='') as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        writer = csv.DictWriter(f, RESULT_COLUMNS, extrasaction='ignore')
-        if f.tell() == 0:
-            writer.writeheader()
-        writer.writerow(row)
 
 
 def metrics_document(config, runs, tuning, info, devices, cluster, seeds):

@@ -4,10 +4,10 @@
     from d2l_deepfm.experiment.run import run
     doc = run(RunConfig())          # what `python -m d2l_deepfm.train` does
 
-Writes into `config.output.out`: config.json (the whole config, the data files, versions),
-metrics.json, convergence.png, <model>.params, feature_map.json and a checkpoint after every
-epoch (--resume continues from it: experiment.checkpoints), and appends a line to the results
-CSV. With a validation set, `final` is the best validation epoch's test record (and parameters).
+Writes the run folder `config.output.out` (default: a new one under runs/; file names:
+run_folder.RunFolder), a checkpoint after every epoch (--resume: experiment.checkpoints), and
+lines in the runs root's results table. With a validation set, `final` is the test record of
+the best validation epoch and the saved parameters are that epoch's.
 """
 import contextlib
 import dataclasses
@@ -18,7 +18,7 @@ import time
 
 import mxnet as mx
 
-from .. import __version__, folders, training
+from .. import __version__, folders, run_folder, training
 from ..mapping import save_feature_map
 from ..errors import ConfigError, DataError, TrainingDiverged
 from ..files import atomic_write, check_output, write_json
@@ -27,8 +27,9 @@ from ..datasets.download import default_data, has_ctr_files
 from ..models import build_model
 from .. import sparse
 from ..distributed.cluster import Cluster
+from ..run_folder import RunFolder
 from ..store.memmap import load_for_training
-from . import calibration, report
+from . import calibration, report, results as table
 from .baseline import train_lr
 from .checkpoints import ModelCheckpoint, Run, resume_settings
 from .memory import check_fits
@@ -120,15 +121,15 @@ def train_one(name, train, test, config, devices, log=print, valid=None, seed=No
               cluster=None, save=True, penalties=None, results=None):
     """Train one model with one seed; with a validation set, `final` is the test record of the
     best validation epoch (`best_epoch`) and the saved parameters are that epoch's. `tag` names
-    the checkpoint and the parameters file (default: the model's name); save=False writes
-    neither (--wd auto's trials); penalties: {wd, wd_embedding} replacing the config's; results:
-    where the parameters go (the run's staging folder)."""
+    its checkpoint and file (RunFolder.tag); save=False writes neither (--wd auto's trials);
+    penalties: {wd, wd_embedding} replacing the config's; results: the staging folder."""
     cluster = cluster or Cluster()
     seed = config.train.seed if seed is None else seed
     tag = tag or name
     t, out = config.train, config.output.out
-    if name == 'lr':              # saved (<tag>.npz) for predict and export
-        path = os.path.join(results or out, f'{tag}.npz') if cluster.writes_outputs and save else None
+    folder = RunFolder(results or out)
+    if name == 'lr':              # saved (lr.npz) for predict and export
+        path = folder.model(tag) if cluster.writes_outputs and save else None
         return {**train_lr(train, test, valid, path=path), 'seed': seed}
     settings = config.model_settings(name, len(train), **(penalties or {}))
     setting = config.model.sparse_grad
@@ -151,7 +152,7 @@ def train_one(name, train, test, config, devices, log=print, valid=None, seed=No
     save_epoch = checkpoint.on_epoch(net, trainer, history, settings) if checkpoint else None
     stopper = None
     if valid is not None:         # keeps the best epoch's parameters (on disk too, for --resume)
-        prefix = os.path.join(checkpoint.folder, f'{tag}-best') if checkpoint else None
+        prefix = RunFolder(out).best_prefix(tag) if checkpoint else None
         stopper = EarlyStopping(net, t.patience, prefix=prefix).resume(history)
 
     def on_epoch(record):
@@ -174,12 +175,12 @@ def train_one(name, train, test, config, devices, log=print, valid=None, seed=No
     test_pred = training.predict(net, test.features, devices)
     result['calibration'] = calibration.summarize(test.labels, test_pred)
     if cluster.writes_outputs and save:
-        atomic_write(os.path.join(results or out, f'{tag}.params'), net.save_parameters)
+        atomic_write(folder.model(tag), net.save_parameters)
         result['test_pred'] = test_pred           # for the intervals (not in metrics.json)
     return result
 
 
-def versions():
+def versions():        # for config.json
     return {'d2l_deepfm': __version__, 'mxnet': mx.__version__, 'python': platform.python_version()}
 
 
@@ -210,8 +211,9 @@ def train_models(config, train, valid, test, devices, cluster, tags, log, result
 def run(config, log=print):
     """Train the config's models; write the run folder (a transaction: folders.py, locked, results
     staged and published together at the end); return metrics.json's document."""
-    with contextlib.ExitStack() as stack:
-        return _run(config, log, stack)
+    with contextlib.ExitStack() as stack:    # out None: a new folder under runs/
+        out = stack.enter_context(run_folder.allocated(config.output.out))
+        return _run(config.replace(output=dataclasses.replace(config.output, out=out)), log, stack)
 
 
 def _run(config, log, stack):
@@ -227,6 +229,7 @@ def _run(config, log, stack):
         check_output(config.results_path, '--results', config.input_files + (out,))
         stack.enter_context(folders.exclusive(out, '--out', 'run'))
         stage = stack.enter_context(folders.Staging(out))
+        staged = RunFolder(stage.path)
         checkpoints = Run(out)          # every writer of a run folder: launch's rank 0 too
         checkpoints.begin(config.output.resume, log, config.train.epochs)
         if cluster.distributed:         # no checkpoints of its own (Adam's state is on the servers)
@@ -238,20 +241,23 @@ def _run(config, log, stack):
     if config.model.wd == 'auto' and valid is None and names != ('lr',):
         raise ConfigError('--wd auto picks the penalties on a validation set: add --valid FILE or '
                           '--valid-fraction F')
+    info['checksums'], info['data_sha1'] = run_folder.data_checksums(     # the data's contents
+        [info.get(k) for k in ('train', 'test', 'valid')] + [config.data.store and os.path.join(
+            config.data.store, folders.MANIFEST)])
     if cluster.writes_outputs:
-        write_json(stage.file('config.json'),
+        write_json(staged.config,
                    {**config.to_dict(), 'digest': config.digest(), 'data_files': info,
                     'versions': versions()})
         recorded = {k: info[k] for k in ('format', 'layout') if k in info}    # a store: no layout
         hashed = getattr(train, 'hash_buckets', None)       # the hashing trick, for predict
-        save_feature_map(stage.file('feature_map.json'), train, min_threshold=None if hashed
+        save_feature_map(staged.feature_map, train, min_threshold=None if hashed
                          else config.data.min_threshold, **{'format': 'd2l', **recorded,
                                                             **({'hash_buckets': hashed} if hashed else {})})
     devices = parse_devices(config.train.devices)
     log(f'devices: {devices}' + (f', kvstore {cluster.name}: {cluster.num_workers} workers'
                                  if cluster.distributed else ''))
     # the first seed's model is <name> (<name>.params), the others' <name>-seed<s>
-    tags = {(name, seed): name if i == 0 else f'{name}-seed{seed}'
+    tags = {(name, seed): RunFolder.tag(name, i, seed)
             for name in names for i, seed in enumerate(seeds)}
     for name in set(names) - {'lr'}:       # sizes checked before anything is allocated or recorded
         check_fits(name, int(train.field_dims.sum()), config.model_settings(name, len(train)),
@@ -272,25 +278,28 @@ def _run(config, log, stack):
     if 0 < test.labels.sum() < len(test.labels):   # 95% paired bootstrap of the AUC gaps
         doc['comparison'] = comparisons(test.labels, preds)
     doc['wall_seconds'] = time.perf_counter() - start
-    write_json(stage.file('metrics.json'), doc)
-    curves = report.save_figure(stage.file('convergence.png'), doc, names)
-    calibration.write_figure(stage.path, {n: doc[n] for n in names}, info['source'],
+    write_json(staged.metrics, doc)
+    curves = report.save_figure(staged.convergence, doc, names)
+    calibration.write_figure(staged.calibration, {n: doc[n] for n in names}, info['source'],
                              config.model.loss, log)
     stage.publish('run', config_digest=config.digest())
     if checkpoints:
         checkpoints.finish('done')
     elif cluster.distributed:           # a finished run's checkpoints, replaced: not this run's
         shutil.rmtree(stale.folder, ignore_errors=True)
-    report.append_result(config.results_path, report.results_row(
-        doc, out, ' '.join(config.command or []), config.digest()))
+    if not run_folder.mark_latest(out):
+        log(f'note: {run_folder.root_of(out)}/latest is a run folder itself: not pointed at this run')
+    moved = table.append(config.results_path, table.rows_of(doc, out, ' '.join(config.command or []),
+                                                             config.digest()))
     log('\n' + report.format_table({n: doc[n] for n in names}, config.train.protocol))
     if doc.get('comparison'):
         log(report.format_comparison(doc['comparison']))
     if config.train.seeds:
         log(f'\nover seeds {",".join(map(str, seeds))}:\n' + report.format_summary(doc['summary']))
-    saved = (['convergence.png'] if curves else []) + ['calibration.png']
-    saved += [t + ('.npz' if n == 'lr' else '.params') for (n, _), t in tags.items()]
-    log(f"\nwrote {out}/metrics.json, {', '.join(saved + ['feature_map.json', 'config.json'])}; "
-        f"a line in {config.results_path} ({time.perf_counter() - start:.1f} s)")
+    saved = ([RunFolder.CONVERGENCE] if curves else []) + [RunFolder.CALIBRATION] + [
+        RunFolder.model_name(t) for t in tags.values()] + [RunFolder.FEATURE_MAP, RunFolder.CONFIG]
+    log(f"\nwrote {out}/{RunFolder.METRICS}, {', '.join(saved)}; "
+        f"its lines in {config.results_path}" + (f' (an older one kept as {moved})' if moved else '')
+        + f" ({time.perf_counter() - start:.1f} s); every run: python -m d2l_deepfm.runs")
     return doc
 

@@ -40,6 +40,9 @@ class Rows(typing.NamedTuple):
     skipped: int
     layout: L.Layout             # resolved
     notes: list = []             # what looks wrong but is not an error (an id column kept ...)
+    lines: onp.ndarray = None    # each row's line number (1-based), when read whole (predict)
+    total_lines: int = 0         # the text's lines, blank ones included
+    header_line: int = 0         # the header's line number (0: none)
 
 
 def read(path, request='d2l', label_required=True, strict=False, keys=False):
@@ -160,7 +163,9 @@ def parse(name, raw, request, label_required=True, strict=False, line_base=0, em
     labels = None
     if layout.label in columns:
         labels = d2l_layout.parse_labels(frame[layout.label].to_numpy(), name, lines=row_lines)
-    return Rows(labels, tokens_of(frame, layout), int(len(bad)), layout, id_like(frame, layout))
+    return Rows(labels, tokens_of(frame, layout), int(len(bad)), layout, id_like(frame, layout),
+                row_lines - line_base, lines_of.total,
+                int(lines_of.lines[0]) if header and len(lines_of.lines) else 0)
 
 
 def id_like(frame, layout, at_least=100):

@@ -91,6 +91,7 @@ class Lines:
                     self.rows.append(row)
                 at = reader.line_num + 1
             self.lines = onp.array(lines, dtype=onp.int64)
+            self.total = reader.line_num
             self.counts = onp.array([len(r) for r in self.rows], dtype=onp.int64)
             return
         self.buf = onp.frombuffer(raw if raw.endswith(NEWLINE) else raw + NEWLINE, dtype=onp.uint8)
@@ -99,6 +100,7 @@ class Lines:
         seps = onp.diff(onp.searchsorted(onp.flatnonzero(self.buf == ord(sep)), ends), prepend=0)
         length = ends - starts - ((ends > starts) & (self.buf[onp.maximum(ends - 1, 0)] == 13))
         full = length > 0
+        self.total = len(ends) - (not raw.endswith(NEWLINE) and not raw)
         self.lines, self.counts = onp.flatnonzero(full) + 1, seps[full] + 1
         self.starts, self.ends = starts[full], ends[full]
 

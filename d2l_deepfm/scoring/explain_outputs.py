@@ -32,22 +32,42 @@ def field_names(doc):
     return [str(i) for i in range(1, k + 1)]
 
 
-def plot_interactions(strength, names, title):
+PART_LABELS = {'first_order': 'first-order terms', 'pairs': 'all field pairs together',
+               'mlp': 'the MLP (its share the fields drive)'}
+
+
+def plot_interactions(strength, names, title, parts=None, strongest=None, verdict=None):
+    """The field x field heatmap, every field labelled; beside it (with `parts`, from
+    explainer.logit_parts) how much each part moves the logit per row, on one scale with the
+    strongest pair, and `verdict` (explainer.pairs_verdict) under the title."""
     F = len(names)
-    size = min(9, 3 + 0.18 * F)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
+    size = min(10, 3 + 0.2 * F)
+    fig = plt.figure(figsize=(size + (4.5 if parts else 1), size))
+    grid = fig.add_gridspec(1, 2, width_ratios=[size, 3.5]) if parts else fig.add_gridspec(1, 1)
+    ax = fig.add_subplot(grid[0, 0])
     shown = onp.where(onp.eye(F, dtype=bool), onp.nan, strength)
     im = ax.imshow(shown, cmap='viridis', interpolation='nearest')
-    step = 1 if F <= 20 else 3 if F > 60 else 2
-    ticks = onp.arange(0, F, step)
-    ax.set_xticks(ticks)
-    ax.set_yticks(ticks)
-    ax.set_xticklabels([names[t] for t in ticks], fontsize=7, rotation=90)
-    ax.set_yticklabels([names[t] for t in ticks], fontsize=7)
+    font = max(4.5, min(8, 260 / max(F, 1)))          # every field labelled, however many
+    ax.set_xticks(onp.arange(F))
+    ax.set_yticks(onp.arange(F))
+    ax.set_xticklabels(names, fontsize=font, rotation=90)
+    ax.set_yticklabels(names, fontsize=font)
     ax.set_xlabel('field j')
     ax.set_ylabel('field i')
-    ax.set_title(title, fontsize=10)
-    fig.colorbar(im, ax=ax, shrink=0.8, label='mean |<v_i, v_j>|')
+    fig.colorbar(im, ax=ax, shrink=0.8, label='pair term |<v_i, v_j>|, mean per row (logit)')
+    if parts:
+        bars = fig.add_subplot(grid[0, 1])
+        items = [(f'strongest pair ({strongest[0]})', strongest[1])] + \
+            [(PART_LABELS[k], v) for k, v in parts.items()]
+        for y, (label, value) in enumerate(items):
+            bars.barh(y, value, color=f'C{y}', label=f'{label}: {value:.3g}')
+        bars.set_yticks([])
+        bars.invert_yaxis()
+        bars.set_xlabel('mean |term| per row (logit)')
+        bars.set_ylabel('part of the logit')
+        bars.legend(fontsize=7, loc='lower right')
+        bars.set_title('on one scale', fontsize=9)
+    fig.suptitle(title + (f'\n{verdict}' if verdict else ''), fontsize=9, wrap=True)
     fig.tight_layout()
     return fig
 
@@ -119,13 +139,16 @@ def write_report(out, name, w, doc, global_x, source, rows_x, row_numbers, packa
     names = field_names(doc)
     strength, mean = explain.interaction_strengths(w, global_x)
     pairs = explain.ranked_pairs(strength, mean)
+    parts = explain.logit_parts(w, global_x)
+    top = (f'{names[pairs[0][0]]} x {names[pairs[0][1]]}', pairs[0][2]) if pairs else ('-', 0.0)
+    verdict = explain.pairs_verdict(parts, top[1], top[0])
     os.makedirs(out, exist_ok=True)
-    save_figure(plot_interactions(strength, names, f'{name}: field-pair interactions, mean |<v_i, v_j>| '
-                                                   f'over {len(global_x)} rows'),
+    save_figure(plot_interactions(strength, names, f'How strongly each pair of fields interacts in '
+                                  f'{name} (over {len(global_x)} rows)', parts, top, verdict),
                 os.path.join(out, 'interactions.png'))
     write_csv(os.path.join(out, 'interactions.csv'),
               ('rank', 'field_i', 'field_j', 'name_i', 'name_j', 'mean_abs', 'mean'), pair_rows(pairs, names))
-    write_text(os.path.join(out, 'interactions.md'), pairs_markdown(pairs, names, source))
+    write_text(os.path.join(out, 'interactions.md'), verdict + '\n\n' + pairs_markdown(pairs, names, source))
     c = explain.contributions(w, rows_x, steps)
     write_csv(os.path.join(out, 'contributions.csv'), ('row', 'term', 'fields', 'value'),
               [(number, kind, fields, f'{value:.9g}') for r, number in enumerate(row_numbers)
@@ -136,6 +159,7 @@ def write_report(out, name, w, doc, global_x, source, rows_x, row_numbers, packa
               'top_pairs': [{'fields': [names[i], names[j]], 'mean_abs': s, 'mean': m}
                             for i, j, s, m in pairs[:10]],
               'rows': [int(n) for n in row_numbers],
+              'logit_parts': parts, 'verdict': verdict,
               # the terms add up to the logit: sigmoid(their sum) is the package's probability
               'max_abs_probability_diff': float(onp.abs(1 / (1 + onp.exp(-sums)) - package_p).max())
               if len(sums) else 0.0}
@@ -176,8 +200,9 @@ def explain_model(model_dir, name, out, input_path=None, rows=5, steps=64, log=p
     source = f'the {len(global_x)} rows of {global_path}' + (' (training)' if train_path else '')
     result = write_report(out, name, w, feature_map[2], global_x, source, rows_x,
                           onp.arange(1, len(rows_x) + 1), package_p, steps)
-    top = ', '.join(' x '.join(p['fields']) for p in result['top_pairs'][:5])
-    log(f'{name}: strongest field pairs over {source}: {top}')
+    top = ', '.join(f"{' x '.join(p['fields'])} {p['mean_abs']:.3g}" for p in result['top_pairs'][:5])
+    log(f'{name}: strongest field pairs over {source} (mean |pair term| per row, logit): {top}')
+    log(result['verdict'])
     log(f'wrote {out}/interactions.png, interactions.csv, interactions.md, contributions.csv, '
         f'contributions.md ({len(rows_x)} rows of {dataset.path}), explain.json')
     return result

@@ -95,3 +95,40 @@ def field_totals(c):
     pairs = c['pairs'] + onp.transpose(c['pairs'], (0, 2, 1))
     total = c['first'] + 0.5 * pairs.sum(axis=2)
     return total + c['mlp_fields'] if 'mlp_fields' in c else total
+
+
+def logit_parts(w, indices, limit=20000):
+    """How much each part of the logit moves a row, on one scale (logit units): the mean over
+    (at most `limit` of) the rows of |first-order terms|, |all field pairs together|, |the
+    strongest single pair| and, for DeepFM, |mlp(e) - mlp(0)| (the MLP's share that the fields
+    drive). Returns {part: mean |.|}."""
+    x = onp.asarray(indices)[:limit]
+    first, pairs, mlp = [], [], []
+    for s in range(0, len(x), CHUNK):
+        v = w.embedding[x[s:s + CHUNK]].astype(onp.float64)
+        first.append(w.linear_w * w.fc[x[s:s + CHUNK]].astype(onp.float64).sum(axis=1))
+        pairs.append(0.5 * (onp.square(v.sum(axis=1)) - onp.square(v).sum(axis=1)).sum(axis=1))
+        if w.kind == 'deepfm':
+            mlp.append(mlp_forward(w, v.reshape(len(v), -1))[0]
+                       - mlp_forward(w, onp.zeros((1, v.shape[1] * v.shape[2])))[0][0])
+    parts = {'first_order': first, 'pairs': pairs, 'mlp': mlp}
+    return {k: float(onp.abs(onp.concatenate(v)).mean()) if v and len(x) else 0.0
+            for k, v in parts.items() if v or k != 'mlp'}
+
+
+LITTLE = 0.1      # pairs below this share of the parts' total "matter little"
+
+
+def pairs_verdict(parts, strongest, names_of_strongest):
+    """One sentence: how much the field pairs move the logit beside the other parts, and
+    whether pairwise interactions matter little for this model and data."""
+    total = sum(parts.values()) or 1.0
+    share = parts['pairs'] / total
+    others = ', '.join(f'{label} {parts[k]:.3g}' for k, label in
+                       (('first_order', 'first-order terms'), ('mlp', 'the MLP')) if k in parts)
+    head = (f'All field pairs together move the logit by {parts["pairs"]:.3g} per row on '
+            f'average ({others}; the strongest pair, {names_of_strongest}, by {strongest:.3g})')
+    if share < LITTLE:
+        return (head + f': pairwise interactions matter little for this model on this data '
+                f'({share:.0%} of the movement).')
+    return head + f': the pairs carry {share:.0%} of the movement.'

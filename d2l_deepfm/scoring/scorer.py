@@ -270,7 +270,8 @@ class Parser(argparse.ArgumentParser):
 
 
 def main(argv=None):
-    p = Parser(prog='score.py', description=__doc__.split('\n')[0])
+    p = Parser(prog='score.py', description=__doc__.split('\n')[0],
+               allow_abbrev=False)
     p.add_argument('--input', required=True, help="rows to score (the training layout, label optional; "
                    "gzip'd or not; '-': standard input)")
     p.add_argument('--output', help='one probability per input line, an empty line for a blank '

@@ -1,8 +1,9 @@
 """A trained model's parameters as plain numpy arrays, and its logit computed from them.
 
-The one description of a trained FM, DeepFM or logistic-regression baseline that the ONNX
-graph (onnx_graph.py) and the explanations (explain.py) are built from, so neither needs
-MXNet's graph. With x the per-field indices of a row plus the offsets (the model's input):
+The one description of a trained FM, DeepFM or logistic-regression baseline that predict
+(predictor.py), the ONNX graph (onnx_graph.py) and the explanations are built from, so none
+needs MXNet: read_params reads Gluon's parameters file with numpy. With x the per-field
+indices of a row plus the offsets (the model's input):
 
     FM, DeepFM: logit = linear_w * sum_i fc[x_i] + linear_b
                         + sum_{i<j} <embedding[x_i], embedding[x_j]>
@@ -53,6 +54,81 @@ def from_net(kind, net, field_dims):
     return w
 
 
+LIST_MAGIC, ARRAY_MAGICS = 0x112, (0xF993FAC9, 0xF993FACA)    # MXNet's NDArray list, v2/v3 arrays
+DTYPES = {0: onp.float32, 1: onp.float64, 2: onp.float16, 3: onp.uint8, 4: onp.int32, 5: onp.int8,
+          6: onp.int64}
+
+
+class Unreadable(ValueError):
+    """A parameters file this reader does not take (sparse storage, an older MXNet format)."""
+
+
+def read_params(path):
+    """{name: numpy array} of a file written by Gluon's `save_parameters` (MXNet's NDArray list
+    format: dense arrays, version 2 or 3), read with numpy alone; Unreadable otherwise."""
+    with open(path, 'rb') as f:
+        raw = f.read()
+    at = 0
+
+    def take(fmt_dtype, count=1):
+        nonlocal at
+        size = onp.dtype(fmt_dtype).itemsize * count
+        if at + size > len(raw):
+            raise Unreadable(f'{path}: ends early')
+        value = onp.frombuffer(raw, fmt_dtype, count, at)
+        at += size
+        return value
+    if take('<u8')[0] != LIST_MAGIC:
+        raise Unreadable(f'{path}: not an MXNet parameters file')
+    take('<u8')
+    arrays = []
+    for _ in range(int(take('<u8')[0])):
+        if int(take('<u4')[0]) not in ARRAY_MAGICS or int(take('<i4')[0]) != 0:
+            raise Unreadable(f'{path}: an array in another format or storage')
+        shape = tuple(int(d) for d in take('<i8', int(take('<u4')[0])))
+        take('<i4', 2)                                       # the device it was saved from
+        dtype = DTYPES.get(int(take('<i4')[0]))
+        if dtype is None or min(shape, default=1) < 0:
+            raise Unreadable(f'{path}: an array of another type')
+        arrays.append(take(dtype, int(onp.prod(shape, dtype=onp.int64))).reshape(shape))
+    names = []
+    for _ in range(int(take('<u8')[0])):
+        length = int(take('<u8')[0])
+        names.append(raw[at:at + length].decode('utf-8'))
+        at += length
+    if len(names) != len(arrays):
+        raise Unreadable(f'{path}: {len(arrays)} arrays, {len(names)} names')
+    return dict(zip(names, arrays))
+
+
+def from_params(kind, params, field_dims, settings):
+    """Weights of a trained FM or DeepFM from its saved arrays (read_params); ValueError when
+    they are not those of this model (another size, another MLP)."""
+    def get(name):
+        if name not in params:
+            raise ValueError(f'no {name}')
+        return onp.asarray(params[name], dtype=onp.float32)
+    field_dims = onp.asarray(field_dims, dtype=onp.int64)
+    w = Weights(kind, field_dims, embedding=get('embedding.weight'), fc=get('fc.weight').reshape(-1),
+                linear_w=float(get('linear_layer.weight').reshape(-1)[0]),
+                linear_b=float(get('linear_layer.bias').reshape(-1)[0]))
+    if w.embedding.shape != (int(field_dims.sum()), settings['num_factors']) or \
+            w.fc.shape != (int(field_dims.sum()),):
+        raise ValueError(f'embedding {w.embedding.shape}, expected '
+                         f'{(int(field_dims.sum()), settings["num_factors"])}')
+    if kind == 'deepfm':
+        layers = sorted({int(n.split('.')[1]) for n in params if n.startswith('mlp.')})
+        dims = list(settings['mlp_dims']) + [1]
+        if len(layers) != len(dims):
+            raise ValueError(f'{len(layers)} MLP layers, expected {len(dims)}')
+        for i, (layer, units) in enumerate(zip(layers, dims)):
+            W, b = get(f'mlp.{layer}.weight'), get(f'mlp.{layer}.bias')
+            if W.shape[0] != units:
+                raise ValueError(f'MLP layer {i}: {W.shape[0]} units, expected {units}')
+            w.mlp.append((W, b, i < len(dims) - 1))          # ReLU on all but the output
+    return w
+
+
 def from_lr(coef, intercept, field_dims):
     """Weights of the logistic-regression baseline (one coefficient per one-hot feature)."""
     return Weights('lr', onp.asarray(field_dims, dtype=onp.int64),
@@ -72,17 +148,23 @@ def mlp_forward(w, flat):
 
 def logit(w, indices):
     """The model's logit for rows of per-field indices with offsets applied (n, num_fields)."""
-    first = w.fc[indices].sum(axis=1) * w.linear_w + w.linear_b
+    first = onp.take(w.fc, indices).sum(axis=1) * w.linear_w + w.linear_b
     if w.kind == 'lr':
         return first
-    v = w.embedding[indices]                            # (n, fields, k)
-    pairwise = 0.5 * (onp.square(v.sum(axis=1)) - onp.square(v).sum(axis=1)).sum(axis=1)
+    v = onp.take(w.embedding, indices, axis=0)          # (n, fields, k)
+    pairwise = 0.5 * (onp.square(onp.einsum('nfk->nk', v)).sum(axis=1) - onp.einsum('nfk,nfk->n', v, v))
     out = first + pairwise
     if w.kind == 'deepfm':
         out = out + mlp_forward(w, v.reshape(len(v), -1))[0]
     return out
 
 
-def probability(w, indices):
-    """sigmoid(logit): the click probability, float64 (n,)."""
-    return 1 / (1 + onp.exp(-logit(w, onp.asarray(indices)).astype(onp.float64)))
+def probability(w, indices, chunk=2048):
+    """sigmoid(logit): the click probability, float64 (n,), `chunk` rows at a time (DeepFM's
+    gathered embeddings of a million rows would not fit in memory at once)."""
+    indices = onp.asarray(indices)
+    out = onp.empty(len(indices), dtype=onp.float64)
+    for i in range(0, len(indices), chunk):
+        z = logit(w, indices[i:i + chunk]).astype(onp.float64)
+        out[i:i + chunk] = 1 / (1 + onp.exp(-z))
+    return out

@@ -204,7 +204,7 @@ def test_results_file(small_ctr, tmp_path, capsys):
         run_train(capsys, '--data-dir', small_ctr, '--model', 'lr', '--results', results,
                   '--out', tmp_path / name, '--no-progress')
     lines = results.read_text().splitlines()
-    assert len(lines) == 3 and lines[0].startswith('time,out,')        # a header, then one per run
+    assert len(lines) == 3 and lines[0].startswith('run,date,')        # a header, then one per run
     assert not (tmp_path / 'results.csv').exists()
 
 

@@ -88,13 +88,15 @@ def test_config_json_repeats_the_run(small_ctr, tmp_path):
         for key in ('test_auc', 'test_logloss', 'valid_logloss'):
             assert ma[name]['final'][key] == mb[name]['final'][key], (name, key)
     assert json.loads((b / 'config.json').read_text())['digest'] == recorded['digest']
-    # the results CSV beside the run folders: one line per finished run
+    # the results table beside the run folders: one line per model of each finished run
     with open(tmp_path / 'results.csv') as f:
-        rows = list(csv.DictReader(f))
-    assert [r['out'] for r in rows] == [str(a), str(b)]
-    assert rows[0]['config_digest'] == rows[1]['config_digest'] == recorded['digest']
-    assert float(rows[0]['deepfm_test_auc']) == ma['deepfm']['final']['test_auc']
-    assert rows[0]['lr_epoch'] == '' and int(rows[0]['fm_epoch']) == ma['fm']['final']['epoch']
+        rows = {(r['run'], r['model']): r for r in csv.DictReader(f)}
+    assert sorted(rows) == [(run, m) for run in ('a', 'b') for m in ('deepfm', 'fm', 'lr')]
+    assert {r['out'] for r in rows.values()} == {str(a), str(b)}
+    assert {r['config_sha1'] for r in rows.values()} == {recorded['digest']}
+    assert rows['a', 'deepfm']['auc'] == f"{ma['deepfm']['final']['test_auc']:.4f}"
+    assert rows['a', 'lr']['epoch'] == '' and int(rows['a', 'fm']['epoch']) == ma['fm']['final']['epoch']
+    assert rows['a', 'fm']['data_sha1'] == recorded['data_files']['data_sha1'] != ''
 
 
 def test_config_with_other_flags_is_one_error_line(tmp_path, capsys):
@@ -111,7 +113,7 @@ def test_help_answers_without_loading_mxnet():
     code = ('import sys, runpy\nsys.argv = ["x", "--help"]\n'
             'try:\n    runpy.run_module("d2l_deepfm.{}", run_name="__main__")\n'
             'except SystemExit:\n    pass\nassert "mxnet" not in sys.modules, "mxnet loaded"\n')
-    for command in ('train', 'compare', 'predict', 'preprocess', 'launch', 'export', 'explain'):
+    for command in ('train', 'compare', 'predict', 'preprocess', 'launch', 'export', 'explain', 'runs'):
         r = subprocess.run([sys.executable, '-c', code.format(command)], capture_output=True,
                            text=True, cwd=ROOT, env={**os.environ, 'PYTHONPATH': ROOT}, timeout=60)
         assert r.returncode == 0, (command, r.stderr[-500:])

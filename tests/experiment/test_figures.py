@@ -5,7 +5,7 @@ from matplotlib import pyplot as plt
 
 from d2l_deepfm.cli import train_command as train
 from d2l_deepfm.experiment import report
-from figures import describe
+from figures import describe, title
 
 
 def history(n, shift=0.0, valid=True):
@@ -45,6 +45,36 @@ def test_plot_convergence_draws_every_model_and_marks_the_picked_epoch():
     check_figure(describe(fig), {'fm': history(4, valid=False)}, {})   # no validation panel
     assert len(describe(fig)) == len(report.PANELS) - 1
     plt.close(fig)
+
+
+def test_every_mark_has_a_legend_entry():
+    """The dotted picked-epoch lines (and the circles) are explained in the legend; the models
+    too; nothing drawn is left without an entry."""
+    fig = report.plot_convergence({'fm': history(5), 'deepfm': history(3, shift=0.02)},
+                                  title='t', best={'fm': 2, 'deepfm': 3})
+    panels = describe(fig)
+    legend = panels['train loss']['legend']
+    assert 'FM' in legend and 'DeepFM' in legend
+    assert any('picked epoch' in entry for entry in legend), legend
+    plt.close(fig)
+    fig = report.plot_convergence({'fm': history(4, valid=False)})          # no picks: no entry
+    assert not any('picked' in e for e in describe(fig)['train loss']['legend'])
+    plt.close(fig)
+
+
+def test_the_calibration_figure_speaks_a_readers_words():
+    from d2l_deepfm.experiment import calibration
+    import numpy as onp
+    rng = onp.random.default_rng(0)
+    p = rng.uniform(size=500)
+    c = calibration.summarize((rng.uniform(size=500) < p).astype(float), p)
+    for loss in ('fixed', 'chapter'):
+        fig = calibration.plot({'fm': c, 'lr': c}, title=calibration.title('synthetic', loss))
+        top = describe(fig)['observed click rate']
+        assert '--' not in top['title'] and 'loss' not in top['title'].split(',')[-1].split()[:1]
+        assert ('double sigmoid' in top['title']) == (loss == 'chapter')
+        assert top['legend'][0] == 'calibrated' and any(e.startswith('FM:') for e in top['legend'])
+        plt.close(fig)
 
 
 def test_the_runs_figure_shows_its_histories(small_ctr, tmp_path, monkeypatch):

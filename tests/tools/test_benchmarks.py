@@ -52,3 +52,12 @@ def test_store_training_and_preprocess_memory(tmp_path):
     text = bench('store_training.py', '--store', str(tmp_path / 's'), '--rows', '4096',
                  '--rounds', '1', '--epochs', '1', '--pipelines', 'local,mxsparse', '--pieces')
     assert 'local / mxsparse' in text and 'row-sparse gradient' in text
+
+
+def test_predict_speed_times_start_up_and_throughput(tmp_path):
+    out = tmp_path / 'predict.json'
+    text = bench('predict_speed.py', '--rows', '3000', '--repeats', '1', '--model', 'fm',
+                 '--json', str(out))
+    assert '5 rows from stdin' in text and '3,000 rows' in text
+    ours = json.loads(out.read_text())['results']['ours']
+    assert ours['rows'] == 3000 and ours['startup_seconds'] > 0 and ours['rows_per_sec'] > 0
