@@ -13,7 +13,7 @@ Imports nothing heavy (no MXNet).
 """
 import dataclasses
 import math
-from typing import Any, Optional
+from typing import Any, List, Optional, Union
 
 from .. import options as types
 from ..errors import ConfigError
@@ -136,8 +136,9 @@ OPTIONS = (
 BY_FLAG = {o.flag: o for o in OPTIONS}
 BY_FIELD = {o.field: o for o in OPTIONS if o.field}
 PYTHON_TYPES = {'str': Optional[str], 'int': Optional[int], 'float': Optional[float], 'bool': bool,
-                'ints': Optional[list], 'seeds': Optional[list], 'names': Optional[list],
-                'devices': Optional[list], 'penalty': Any}
+                'ints': Optional[List[int]], 'seeds': Optional[List[int]],
+                'names': Optional[List[str]], 'devices': Optional[List[str]],
+                'penalty': Optional[Union[float, str]]}
 
 
 # --- the config's fields ------------------------------------------------------------------------
