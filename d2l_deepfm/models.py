@@ -17,11 +17,17 @@ stack of identity matrices, through `fully_connected`: oneDNN's GEMM), so `sum_f
 that way; and squares are `np.square` (forward and backward ~25x faster than `e ** 2`, ~7x
 faster than `e * e`). `d2l_deepfm.chapter` keeps the printed code, and the tests check both give
 the same numbers and gradients on the same parameters.
+
+With `compiled=True` (`--kernels`, on a CPU by default when a C++ compiler is there), the same
+sums, the embedding lookups and their gradients run as fused C++ operators loaded into MXNet
+(d2l_deepfm/kernels/): the same numbers, several times faster. The formulas below stay the
+reference (tests/kernels/ compares both) and the fallback.
 """
 import mxnet as mx
 from mxnet.gluon import nn
 
 from . import numpy_mode  # noqa: F401  (MXNet's NumPy semantics, as the chapter)
+from .kernels import ops
 from .sparse import embedding
 
 
@@ -41,18 +47,22 @@ def sum_fields(F, e, num_fields, width):
 class FM(nn.HybridBlock):
     """Factorization machine (Rendle, 2010) with the chapter's parameter names."""
 
-    def __init__(self, field_dims, num_factors, sparse_grad=False, **kwargs):
+    def __init__(self, field_dims, num_factors, sparse_grad=False, compiled=False, **kwargs):
         super().__init__(**kwargs)
         num_inputs = int(sum(field_dims))
         self.num_fields, self.num_factors = len(field_dims), num_factors
-        # sparse_grad: row-sparse gradients and lazy Adam, for large vocabularies (sparse.py)
-        self.embedding = embedding(num_inputs, num_factors, sparse_grad)
-        self.fc = embedding(num_inputs, 1, sparse_grad)
+        # sparse_grad: row-sparse gradients and lazy Adam, for large vocabularies (sparse.py);
+        # compiled: the fused operators of kernels/ (call kernels.load() first)
+        self.compiled = compiled
+        self.embedding = embedding(num_inputs, num_factors, sparse_grad, compiled)
+        self.fc = embedding(num_inputs, 1, sparse_grad, compiled)
         self.linear_layer = nn.Dense(1, use_bias=True, in_units=1)
 
     def fm_part(self, F, x, embed_x):
         """Logit of the FM: global bias + first-order terms + pairwise interactions."""
         fields, k = self.num_fields, self.num_factors
+        if self.compiled:         # the same two terms, each one fused pass (kernels/fm_ops.cc)
+            return self.linear_layer(ops.field_sum(F, self.fc(x))) + ops.fm_pairwise(F, embed_x)
         first_order = self.linear_layer(sum_fields(F, self.fc(x), fields, 1))
         square_of_sum = F.np.square(sum_fields(F, embed_x, fields, k))
         sum_of_square = sum_fields(F, F.np.square(embed_x), fields, k)
@@ -67,8 +77,8 @@ class DeepFM(FM):
     """DeepFM (Guo et al., 2017): the FM above plus an MLP over the same embeddings."""
 
     def __init__(self, field_dims, num_factors, mlp_dims, drop_rate=0.1, sparse_grad=False,
-                 **kwargs):
-        super().__init__(field_dims, num_factors, sparse_grad, **kwargs)
+                 compiled=False, **kwargs):
+        super().__init__(field_dims, num_factors, sparse_grad, compiled, **kwargs)
         input_dim = self.embed_output_dim = len(field_dims) * num_factors
         self.mlp = nn.HybridSequential()
         for dim in mlp_dims:
@@ -83,14 +93,16 @@ class DeepFM(FM):
         return F.npx.sigmoid(self.fm_part(F, x, embed_x) + self.mlp(inputs))
 
 
-def build_model(name, field_dims, settings):
-    """FM or DeepFM from a run's settings ({'num_factors', 'mlp_dims', 'dropout', 'sparse_grad'}).
+def build_model(name, field_dims, settings, compiled=False):
+    """FM or DeepFM from a run's settings ({'num_factors', 'mlp_dims', 'dropout', 'sparse_grad'});
+    compiled: with the fused operators (kernels.choose), the same parameters and numbers.
 
     Fresh name counters: the same parameter names (and optimizer-state order) in every process,
     whatever was built before, so that checkpoints load into the right places."""
     sparse_grad = settings.get('sparse_grad', False)
     with mx.name.NameManager():
         if name == 'fm':
-            return FM(field_dims, settings['num_factors'], sparse_grad=sparse_grad)
+            return FM(field_dims, settings['num_factors'], sparse_grad=sparse_grad,
+                      compiled=compiled)
         return DeepFM(field_dims, settings['num_factors'], settings['mlp_dims'],
-                      settings['dropout'], sparse_grad=sparse_grad)
+                      settings['dropout'], sparse_grad=sparse_grad, compiled=compiled)

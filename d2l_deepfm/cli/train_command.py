@@ -98,6 +98,10 @@ def build_parser(prog='python -m d2l_deepfm.train', description=DESCRIPTION):
     p.add_argument('--kvstore', default='device', choices=KVSTORES,
                    help='Gluon kvstore; dist_* run under python -m d2l_deepfm.launch, one '
                    'shard per worker, outputs from rank 0 (default device)')
+    p.add_argument('--kernels', choices=('auto', 'on', 'off'), default='auto',
+                   help='compiled C++ operators for the FM part, embeddings and gradients, built '
+                        'on first use (auto: on a CPU when a C++ compiler is there; off: MXNet\'s '
+                        'own operators; see docs/performance.md)')
     p.add_argument('--out', default='runs/latest', help='output folder (default: runs/latest)')
     p.add_argument('--results', metavar='FILE',
                    help='results CSV that gets one line per finished run (default: results.csv '
@@ -138,7 +142,7 @@ def config_from_args(args, argv=None, prog='python -m d2l_deepfm.train'):
                           sparse_grad=args.sparse_grad),
         train=TrainConfig(epochs=pick('epochs'), batch_size=pick('batch_size'), patience=patience,
                           seed=args.seed, seeds=args.seeds, devices=args.devices,
-                          kvstore=args.kvstore, protocol=args.protocol),
+                          kvstore=args.kvstore, protocol=args.protocol, kernels=args.kernels),
         output=OutputConfig(out=args.out, resume=args.resume, progress=not args.no_progress,
                             results=args.results),
         command=[*prog.split(), *(sys.argv[1:] if argv is None else argv)],

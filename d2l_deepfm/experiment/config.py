@@ -21,6 +21,7 @@ from typing import List, Optional, Union
 from ..errors import ConfigError
 from ..files import read_json
 from ..inputs import layout
+from ..kernels import SETTINGS as KERNELS
 from .bounds import check_values
 from .protocol import (CHAPTER, DEFAULT_MODELS, MODEL_CHOICES, MODEL_SETS, MODELS,  # noqa: F401
                        PROTOCOLS)
@@ -85,6 +86,7 @@ class TrainConfig:
     devices: Optional[List[str]] = None     # e.g. ['cpu:0', 'cpu:1']; None: try_all_gpus()
     kvstore: str = 'device'
     protocol: str = 'default'               # 'default' or 'chapter' (PROTOCOLS)
+    kernels: str = 'auto'                   # the compiled operators: auto (CPU), on, off
 
 
 @dataclass
@@ -167,7 +169,7 @@ class RunConfig:
         choices = [('--protocol', t.protocol, tuple(PROTOCOLS)), ('--format', d.format, FORMATS),
                    ('--model', m.model, MODEL_CHOICES),
                    ('--loss', m.loss, LOSSES), ('--sparse-grad', m.sparse_grad, SPARSE),
-                   ('--kvstore', t.kvstore, KVSTORES)]
+                   ('--kvstore', t.kvstore, KVSTORES), ('--kernels', t.kernels, KERNELS)]
         for flag, value, allowed in choices:
             if value not in allowed:
                 raise ConfigError(f'{flag} {value!r}: expected one of {", ".join(allowed)}')
