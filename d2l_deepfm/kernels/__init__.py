@@ -21,8 +21,8 @@ def choose(setting, devices, log=print):
     if setting not in SETTINGS:
         raise ConfigError(f'--kernels {setting!r}: expected one of {", ".join(SETTINGS)}')
     if setting == 'off':
-        return False
-    if all(getattr(d, 'device_type', 'cpu') == 'cpu' for d in devices):
+        ok, reason = False, '--kernels off'
+    elif all(getattr(d, 'device_type', 'cpu') == 'cpu' for d in devices):
         ok, reason = load()
     else:
         ok, reason = False, 'compiled for the CPU only'
