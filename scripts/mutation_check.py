@@ -40,9 +40,10 @@ M = Mutation
 MUTATIONS = [
     # --- the models' formulas -------------------------------------------------------------
     M('fm-pairwise-half', "FM's pairwise term without the 1/2", 'd2l_deepfm/models.py',
-      'pairwise = 0.5 * F.np.dot(', 'pairwise = 1.0 * F.np.dot(', ('tests/test_models.py',)),
+      'pairwise = 0.5 * sum_fields(', 'pairwise = 1.0 * sum_fields(', ('tests/test_models.py',)),
     M('fm-sum-of-square-sign', "FM's pairwise term: square_of_sum + sum_of_square",
-      'd2l_deepfm/models.py', 'F.np.dot(square_of_sum - sum_of_square,', 'F.np.dot(square_of_sum + sum_of_square,',
+      'd2l_deepfm/models.py', 'sum_fields(F, square_of_sum - sum_of_square,',
+      'sum_fields(F, square_of_sum + sum_of_square,',
       ('tests/test_models.py',)),
     M('fm-no-first-order', "FM without its first-order terms", 'd2l_deepfm/models.py',
       'return first_order + pairwise', 'return 0 * first_order + pairwise', ('tests/test_models.py',)),
@@ -54,6 +55,16 @@ MUTATIONS = [
     M('dropout-not-passed', "the run's dropout rate not passed to DeepFM", 'd2l_deepfm/models.py',
       "settings['dropout'], sparse_grad=sparse_grad", '0.5, sparse_grad=sparse_grad',
       ('tests/test_models.py',)),
+    # --- the compiled operators (d2l_deepfm/kernels: rebuilt in the copy, its sources changed) ---
+    M('kernel-pairwise-half', "the compiled FM pairwise term without the 1/2",
+      'd2l_deepfm/kernels/fm_ops.cc', 'out[b] = 0.5f * total;', 'out[b] = 1.0f * total;',
+      ('tests/kernels/test_kernels.py',)),
+    M('kernel-pairwise-grad', "the compiled pairwise gradient without the field's own term",
+      'd2l_deepfm/kernels/fm_ops.cc', 'gb * (sum[j] - row[f * k + j])', 'gb * sum[j]',
+      ('tests/kernels/test_kernels.py',)),
+    M('kernel-embed-grad-repeats', 'the compiled embedding gradient keeps one occurrence of a row',
+      'd2l_deepfm/kernels/fm_ops.cc', 'dst[k] += src[k]', 'dst[k] = src[k]',
+      ('tests/kernels/test_kernels.py',)),
     # --- learning --------------------------------------------------------------------------
     M('frozen-embeddings', 'the factor embeddings frozen (learning rate x 0)', 'd2l_deepfm/training.py',
       "    return gluon.Trainer(net.collect_params(), 'adam', params, kvstore=kvstore)",
@@ -66,7 +77,7 @@ MUTATIONS = [
     M('cli-ignores-loss', '--loss ignored by the run (always the fixed loss)',
       'd2l_deepfm/experiment/run.py', 'training.make_loss(config.model.loss)',
       "training.make_loss('fixed')", ('tests/cli/test_flags.py',)),
-    M('accuracy-at-0.99', 'accuracy thresholded at 0.99 instead of 0.5', 'd2l_deepfm/training.py',
+    M('accuracy-at-0.99', 'accuracy thresholded at 0.99 instead of 0.5', 'd2l_deepfm/metrics.py',
       "'acc': float(onp.mean((p > 0.5) == labels))", "'acc': float(onp.mean((p > 0.99) == labels))",
       ('tests/test_training.py',)),
     M('predict-reports-auc-as-acc', "predict's accuracy figure shows another number",
