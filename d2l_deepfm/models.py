@@ -18,9 +18,9 @@ that way; and squares are `np.square` (forward and backward ~25x faster than `e 
 faster than `e * e`). `d2l_deepfm.chapter` keeps the printed code, and the tests check both give
 the same numbers and gradients on the same parameters.
 
-With `compiled=True` (`--kernels`, on a CPU by default when a C++ compiler is there), the same
-sums, the embedding lookups and their gradients run as fused C++ operators loaded into MXNet
-(d2l_deepfm/kernels/): the same numbers, several times faster. The formulas below stay the
+With `compiled=True` (`--kernels`: on a CPU by default, where a C++ compiler builds it), the
+embedding lookups, the FM part and their gradients run as one fused C++ operator loaded into
+MXNet (d2l_deepfm/kernels/): the same numbers, computed in one pass. The formulas below stay the
 reference (tests/kernels/ compares both) and the fallback.
 """
 import mxnet as mx
@@ -52,17 +52,16 @@ class FM(nn.HybridBlock):
         num_inputs = int(sum(field_dims))
         self.num_fields, self.num_factors = len(field_dims), num_factors
         # sparse_grad: row-sparse gradients and lazy Adam, for large vocabularies (sparse.py);
-        # compiled: the fused operators of kernels/ (call kernels.load() first)
-        self.compiled = compiled
-        self.embedding = embedding(num_inputs, num_factors, sparse_grad, compiled)
-        self.fc = embedding(num_inputs, 1, sparse_grad, compiled)
+        # compiled: the fused operator of kernels/ (after kernels.load()), for dense gradients
+        # (with sparse_grad, sparse.LocalTables trains a compiled twin on the batch's rows)
+        self.compiled, self.fused = compiled, compiled and not sparse_grad
+        self.embedding = embedding(num_inputs, num_factors, sparse_grad)
+        self.fc = embedding(num_inputs, 1, sparse_grad)
         self.linear_layer = nn.Dense(1, use_bias=True, in_units=1)
 
     def fm_part(self, F, x, embed_x):
         """Logit of the FM: global bias + first-order terms + pairwise interactions."""
         fields, k = self.num_fields, self.num_factors
-        if self.compiled:         # the same two terms, each one fused pass (kernels/fm_ops.cc)
-            return self.linear_layer(ops.field_sum(F, self.fc(x))) + ops.fm_pairwise(F, embed_x)
         first_order = self.linear_layer(sum_fields(F, self.fc(x), fields, 1))
         square_of_sum = F.np.square(sum_fields(F, embed_x, fields, k))
         sum_of_square = sum_fields(F, F.np.square(embed_x), fields, k)
@@ -70,6 +69,8 @@ class FM(nn.HybridBlock):
         return first_order + pairwise
 
     def hybrid_forward(self, F, x):
+        if self.fused:            # the same terms in one operator (kernels/fm_ops.cc)
+            return F.npx.sigmoid(ops.fm_part(F, x, self))
         return F.npx.sigmoid(self.fm_part(F, x, self.embedding(x)))
 
 
@@ -88,6 +89,9 @@ class DeepFM(FM):
         self.mlp.add(nn.Dense(in_units=input_dim, units=1))
 
     def hybrid_forward(self, F, x):
+        if self.fused:            # the FM part and the v_i side by side, in one operator
+            fm_part, inputs = ops.fm_part(F, x, self, embeddings=True)
+            return F.npx.sigmoid(fm_part + self.mlp(inputs))
         embed_x = self.embedding(x)
         inputs = embed_x.reshape(-1, self.embed_output_dim)
         return F.npx.sigmoid(self.fm_part(F, x, embed_x) + self.mlp(inputs))

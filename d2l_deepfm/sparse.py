@@ -19,8 +19,6 @@ from mxnet import autograd, ndarray, np
 from mxnet.gluon import nn
 from mxnet.gluon.parameter import Parameter
 
-from .kernels import ops
-
 # Vocabulary size from which sparse gradients are faster (benchmarks/vocabulary.py, 2-core CPU,
 # DeepFM 30-20-10, batch 2048).
 MIN_VOCABULARY = 300_000
@@ -37,11 +35,8 @@ class RowSparseGrad(Parameter):
         autograd.mark_variables(self._check_and_get(self._data, list), self._grad, self.grad_req)
 
 
-def embedding(num_inputs, output_dim, sparse_grad=False, compiled=False):
-    """nn.Embedding; with sparse_grad, its weight's gradient is row_sparse (lazy Adam); else,
-    if compiled, the same block with the fused lookup and gradient (kernels.ops.Embedding)."""
-    if compiled and not sparse_grad:
-        return ops.Embedding(num_inputs, output_dim)
+def embedding(num_inputs, output_dim, sparse_grad=False):
+    """nn.Embedding; with sparse_grad, its weight's gradient is row_sparse (lazy Adam)."""
     block = nn.Embedding(num_inputs, output_dim, sparse_grad=sparse_grad)
     if sparse_grad:
         block.weight.__class__ = RowSparseGrad
@@ -102,8 +97,9 @@ class LocalTables:
         net, cap = self.net, batch_size * self.num_fields
         dims = [batch_size] * self.num_fields
         cls = type(net)
-        twin = cls(dims, net.num_factors, [], compiled=net.compiled) if hasattr(net, 'mlp') \
-            else cls(dims, net.num_factors, compiled=net.compiled)
+        compiled = net.compiled                 # the twin's tables are dense: they can be fused
+        twin = cls(dims, net.num_factors, [], compiled=compiled) if hasattr(net, 'mlp') \
+            else cls(dims, net.num_factors, compiled=compiled)
         twin.linear_layer = net.linear_layer
         if hasattr(net, 'mlp'):
             twin.mlp = net.mlp

@@ -57,13 +57,13 @@ MUTATIONS = [
       ('tests/test_models.py',)),
     # --- the compiled operators (d2l_deepfm/kernels: rebuilt in the copy, its sources changed) ---
     M('kernel-pairwise-half', "the compiled FM pairwise term without the 1/2",
-      'd2l_deepfm/kernels/fm_ops.cc', 'out[b] = 0.5f * total;', 'out[b] = 1.0f * total;',
+      'd2l_deepfm/kernels/fm_ops.cc', 'c + 0.5f * total;', 'c + 1.0f * total;',
       ('tests/kernels/test_kernels.py',)),
     M('kernel-pairwise-grad', "the compiled pairwise gradient without the field's own term",
-      'd2l_deepfm/kernels/fm_ops.cc', 'gb * (sum[j] - row[f * k + j])', 'gb * sum[j]',
+      'd2l_deepfm/kernels/fm_ops.cc', 'gb * (sum[j] - row[j]) + gf[j]', 'gb * sum[j] + gf[j]',
       ('tests/kernels/test_kernels.py',)),
-    M('kernel-embed-grad-repeats', 'the compiled embedding gradient keeps one occurrence of a row',
-      'd2l_deepfm/kernels/fm_ops.cc', 'dst[k] += src[k]', 'dst[k] = src[k]',
+    M('kernel-embed-grad-repeats', 'the compiled first-order gradient keeps one occurrence of a row',
+      'd2l_deepfm/kernels/fm_ops.cc', 'dw[idx[f]] += gb * a;', 'dw[idx[f]] = gb * a;',
       ('tests/kernels/test_kernels.py',)),
     # --- learning --------------------------------------------------------------------------
     M('frozen-embeddings', 'the factor embeddings frozen (learning rate x 0)', 'd2l_deepfm/training.py',

@@ -1,15 +1,10 @@
-// Fused CPU operators for FM and DeepFM, written against MXNet's extension library
-// (mxnet/include/mxnet/lib_api.h, shipped with the wheel). Built and loaded by loader.py;
-// models.py keeps the chapter's formulas as the reference and the fallback.
+// The FM part of FM and DeepFM as one fused CPU operator, written against MXNet's extension
+// library (mxnet/include/mxnet/lib_api.h, shipped with the wheel). Built and loaded by
+// loader.py; models.py keeps the chapter's formulas as the reference and the fallback.
 //
-//   d2l_embed(x (B, F) indices, weight (V, W))  -> (B, F, W)   the rows of the batch
-//       backward: the weight's dense gradient, each row the sum over its occurrences
-//   d2l_field_sum(e (B, F, W))                  -> (B, W)      sum over fields
-//   d2l_fm_pairwise(e (B, F, K))                -> (B, 1)      0.5 * sum_k ((sum_f e)^2 - sum_f e^2)
-//
-// Indices outside [0, V) are clipped, as MXNet's Embedding does. Loops over the batch run on
-// OpenMP threads when a batch is large enough; the inner loops are left to the compiler
-// (-O3 -march=native vectorizes them for the host).
+// Indices outside [0, rows) are clipped, as MXNet's Embedding does. The forward loop over the
+// batch runs on OpenMP threads when a batch is large enough; the inner loops are left to the
+// compiler (-O3 -march=native vectorizes them for the host).
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -38,216 +33,146 @@ inline int64_t index_at(MXTensor& x, int64_t i, int64_t rows) {
   }
 }
 
-MXReturnValue one_in_one_out(const Attrs&, int* num_in, int* num_out) {
-  *num_in = 1;
-  *num_out = 1;
+// ---- d2l_fm: the embeddings, the FM part and their gradients in one operator ------------------
+//
+//   d2l_fm(x (B, F), V (N, K), W (N, 1), a (1, 1), c (1,))
+//     -> fm (B, 1) = a * sum_f W[x_f] + c + 0.5 * sum_k ((sum_f V[x_f])^2 - sum_f V[x_f]^2)
+//     [-> flat (B, F * K) = the rows V[x_f] side by side, when embeddings=1: the MLP's input]
+// Backward, one pass over the batch: each gathered row's gradient
+//   g_fm * (sum_f V[x_f] - V[x_f]) + g_flat
+// is added into V's dense gradient at its row (a row repeated in the batch gets the sum), W's
+// rows get g_fm * a, and a and c the sums over the batch.
+
+int64_t num_embedding_outputs(const Attrs& attrs) {
+  auto it = attrs.find("embeddings");
+  return it != attrs.end() && it->second == "1" ? 1 : 0;
+}
+
+MXReturnValue fm_attrs(const Attrs& attrs, int* num_in, int* num_out) {
+  *num_in = 5;
+  *num_out = 1 + num_embedding_outputs(attrs);
   return MX_SUCCESS;
 }
 
-MXReturnValue two_in_one_out(const Attrs&, int* num_in, int* num_out) {
-  *num_in = 2;
-  *num_out = 1;
+MXReturnValue fm_type(const Attrs&, std::vector<int>* in, std::vector<int>* out) {
+  for (int i = 1; i < 5; ++i)
+    if (in->at(i) != kFloat32) {
+      MX_ERROR_MSG << "d2l_fm: float32 parameters only";
+      return MX_FAIL;
+    }
+  for (auto& t : *out) t = kFloat32;
   return MX_SUCCESS;
 }
 
-MXReturnValue float_input(const Attrs&, std::vector<int>* in, std::vector<int>* out) {
-  if (in->at(0) != kFloat32) {
-    MX_ERROR_MSG << "d2l_deepfm kernels: float32 inputs only";
+MXReturnValue fm_shape(const Attrs& attrs, std::vector<std::vector<unsigned int>>* in,
+                       std::vector<std::vector<unsigned int>>* out) {
+  const auto& x = in->at(0);
+  const auto& v = in->at(1);
+  if (x.size() != 2 || v.size() != 2 || in->at(2).size() != 2 || in->at(2)[1] != 1 ||
+      in->at(2)[0] != v[0]) {
+    MX_ERROR_MSG << "d2l_fm: expected x (batch, fields), V (rows, k), W (rows, 1)";
     return MX_FAIL;
   }
-  out->at(0) = kFloat32;
+  out->at(0) = {x[0], 1};
+  if (num_embedding_outputs(attrs)) out->at(1) = {x[0], x[1] * v[1]};
   return MX_SUCCESS;
 }
 
-MXReturnValue three_dims(const std::vector<std::vector<unsigned int>>* in) {
-  if (in->at(0).size() != 3) {
-    MX_ERROR_MSG << "d2l_deepfm kernels: expected a (batch, fields, width) input";
-    return MX_FAIL;
-  }
-  return MX_SUCCESS;
-}
-
-// ---- d2l_embed ------------------------------------------------------------------------------
-
-MXReturnValue embed_type(const Attrs&, std::vector<int>* in, std::vector<int>* out) {
-  if (in->at(1) != kFloat32) {
-    MX_ERROR_MSG << "d2l_embed: float32 weight only";
-    return MX_FAIL;
-  }
-  out->at(0) = kFloat32;
-  return MX_SUCCESS;
-}
-
-MXReturnValue embed_shape(const Attrs&, std::vector<std::vector<unsigned int>>* in,
-                          std::vector<std::vector<unsigned int>>* out) {
-  if (in->at(1).size() != 2) {
-    MX_ERROR_MSG << "d2l_embed: expected a (rows, width) weight";
-    return MX_FAIL;
-  }
-  out->at(0) = in->at(0);
-  out->at(0).push_back(in->at(1)[1]);
-  return MX_SUCCESS;
-}
-
-MXReturnValue embed_forward(const Attrs&, std::vector<MXTensor>* inputs,
-                            std::vector<MXTensor>* outputs, const OpResource&) {
+MXReturnValue fm_forward(const Attrs& attrs, std::vector<MXTensor>* inputs,
+                         std::vector<MXTensor>* outputs, const OpResource&) {
   MXTensor& x = inputs->at(0);
-  const float* w = inputs->at(1).data<float>();
-  const int64_t rows = inputs->at(1).shape[0], width = inputs->at(1).shape[1];
-  const int64_t n = x.size();
-  float* out = outputs->at(0).data<float>();
-#pragma omp parallel for if (n * width >= kParallelWork)
-  for (int64_t i = 0; i < n; ++i) {
-    std::memcpy(out + i * width, w + index_at(x, i, rows) * width, width * sizeof(float));
-  }
-  return MX_SUCCESS;
-}
-
-// inputs: out_grad (B, F, W), x, weight; outputs: x's gradient (zero), weight's gradient
-MXReturnValue embed_backward(const Attrs&, std::vector<MXTensor>* inputs,
-                             std::vector<MXTensor>* outputs, const OpResource&) {
-  const float* g = inputs->at(0).data<float>();
-  MXTensor& x = inputs->at(1);
-  const int64_t rows = inputs->at(2).shape[0], width = inputs->at(2).shape[1];
-  const int64_t n = x.size();
-  MXTensor& dx = outputs->at(0);
-  std::memset(dx.data<char>(), 0, dx.size() * (dx.dtype == kInt64 || dx.dtype == kFloat64 ? 8 : 4));
-  float* dw = outputs->at(1).data<float>();
-  std::memset(dw, 0, rows * width * sizeof(float));
-  // one pass in the batch's order: a row repeated in the batch gets the sum of its gradients
-  for (int64_t i = 0; i < n; ++i) {
-    float* dst = dw + index_at(x, i, rows) * width;
-    const float* src = g + i * width;
-    for (int64_t k = 0; k < width; ++k) dst[k] += src[k];
-  }
-  return MX_SUCCESS;
-}
-
-// ---- d2l_field_sum --------------------------------------------------------------------------
-
-MXReturnValue field_sum_shape(const Attrs&, std::vector<std::vector<unsigned int>>* in,
-                              std::vector<std::vector<unsigned int>>* out) {
-  if (three_dims(in) != MX_SUCCESS) return MX_FAIL;
-  out->at(0) = {in->at(0)[0], in->at(0)[2]};
-  return MX_SUCCESS;
-}
-
-MXReturnValue field_sum_forward(const Attrs&, std::vector<MXTensor>* inputs,
-                                std::vector<MXTensor>* outputs, const OpResource&) {
-  MXTensor& e = inputs->at(0);
-  const int64_t batch = e.shape[0], fields = e.shape[1], width = e.shape[2];
-  const float* src = e.data<float>();
-  float* out = outputs->at(0).data<float>();
-#pragma omp parallel for if (batch * fields * width >= kParallelWork)
-  for (int64_t b = 0; b < batch; ++b) {
-    const float* row = src + b * fields * width;
-    float* o = out + b * width;
-    for (int64_t k = 0; k < width; ++k) o[k] = row[k];
-    for (int64_t f = 1; f < fields; ++f)
-      for (int64_t k = 0; k < width; ++k) o[k] += row[f * width + k];
-  }
-  return MX_SUCCESS;
-}
-
-// inputs: out_grad (B, W), e; outputs: e's gradient (each field gets the sum's gradient)
-MXReturnValue field_sum_backward(const Attrs&, std::vector<MXTensor>* inputs,
-                                 std::vector<MXTensor>* outputs, const OpResource&) {
-  const float* g = inputs->at(0).data<float>();
-  MXTensor& e = inputs->at(1);
-  const int64_t batch = e.shape[0], fields = e.shape[1], width = e.shape[2];
-  float* de = outputs->at(0).data<float>();
-#pragma omp parallel for if (batch * fields * width >= kParallelWork)
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t f = 0; f < fields; ++f)
-      std::memcpy(de + (b * fields + f) * width, g + b * width, width * sizeof(float));
-  return MX_SUCCESS;
-}
-
-// ---- d2l_fm_pairwise ------------------------------------------------------------------------
-
-MXReturnValue pairwise_shape(const Attrs&, std::vector<std::vector<unsigned int>>* in,
-                             std::vector<std::vector<unsigned int>>* out) {
-  if (three_dims(in) != MX_SUCCESS) return MX_FAIL;
-  out->at(0) = {in->at(0)[0], 1};
-  return MX_SUCCESS;
-}
-
-MXReturnValue pairwise_forward(const Attrs&, std::vector<MXTensor>* inputs,
-                               std::vector<MXTensor>* outputs, const OpResource&) {
-  MXTensor& e = inputs->at(0);
-  const int64_t batch = e.shape[0], fields = e.shape[1], k = e.shape[2];
-  const float* src = e.data<float>();
-  float* out = outputs->at(0).data<float>();
+  const int64_t batch = x.shape[0], fields = x.shape[1];
+  const int64_t rows = inputs->at(1).shape[0], k = inputs->at(1).shape[1];
+  const float* v = inputs->at(1).data<float>();
+  const float* w = inputs->at(2).data<float>();
+  const float a = inputs->at(3).data<float>()[0], c = inputs->at(4).data<float>()[0];
+  float* fm = outputs->at(0).data<float>();
+  float* flat = num_embedding_outputs(attrs) ? outputs->at(1).data<float>() : nullptr;
 #pragma omp parallel if (batch * fields * k >= kParallelWork)
   {
     std::vector<float> sum(k), squares(k);
 #pragma omp for
     for (int64_t b = 0; b < batch; ++b) {
-      const float* row = src + b * fields * k;
       std::fill(sum.begin(), sum.end(), 0.f);
       std::fill(squares.begin(), squares.end(), 0.f);
-      for (int64_t f = 0; f < fields; ++f)
+      float first = 0.f;
+      for (int64_t f = 0; f < fields; ++f) {
+        const int64_t r = index_at(x, b * fields + f, rows);
+        const float* row = v + r * k;
+        first += w[r];
         for (int64_t j = 0; j < k; ++j) {
-          const float v = row[f * k + j];
-          sum[j] += v;
-          squares[j] += v * v;
+          sum[j] += row[j];
+          squares[j] += row[j] * row[j];
         }
+        if (flat) std::memcpy(flat + (b * fields + f) * k, row, k * sizeof(float));
+      }
       float total = 0.f;
       for (int64_t j = 0; j < k; ++j) total += sum[j] * sum[j] - squares[j];
-      out[b] = 0.5f * total;
+      fm[b] = a * first + c + 0.5f * total;
     }
   }
   return MX_SUCCESS;
 }
 
-// inputs: out_grad (B, 1), e; outputs: e's gradient g_b * (sum_f e_b - e_bf)
-MXReturnValue pairwise_backward(const Attrs&, std::vector<MXTensor>* inputs,
-                                std::vector<MXTensor>* outputs, const OpResource&) {
+// inputs: g_fm, [g_flat,] x, V, W, a, c (then the outputs); outputs: dx (zero), dV, dW, da, dc
+MXReturnValue fm_backward(const Attrs& attrs, std::vector<MXTensor>* inputs,
+                          std::vector<MXTensor>* outputs, const OpResource&) {
+  const int64_t extra = num_embedding_outputs(attrs);
   const float* g = inputs->at(0).data<float>();
-  MXTensor& e = inputs->at(1);
-  const int64_t batch = e.shape[0], fields = e.shape[1], k = e.shape[2];
-  const float* src = e.data<float>();
-  float* de = outputs->at(0).data<float>();
-#pragma omp parallel if (batch * fields * k >= kParallelWork)
-  {
-    std::vector<float> sum(k);
-#pragma omp for
-    for (int64_t b = 0; b < batch; ++b) {
-      const float* row = src + b * fields * k;
-      float* drow = de + b * fields * k;
-      std::fill(sum.begin(), sum.end(), 0.f);
-      for (int64_t f = 0; f < fields; ++f)
-        for (int64_t j = 0; j < k; ++j) sum[j] += row[f * k + j];
-      const float gb = g[b];
-      for (int64_t f = 0; f < fields; ++f)
-        for (int64_t j = 0; j < k; ++j) drow[f * k + j] = gb * (sum[j] - row[f * k + j]);
+  const float* g_flat = extra ? inputs->at(1).data<float>() : nullptr;
+  MXTensor& x = inputs->at(1 + extra);
+  const int64_t batch = x.shape[0], fields = x.shape[1];
+  MXTensor& vt = inputs->at(2 + extra);
+  const int64_t rows = vt.shape[0], k = vt.shape[1];
+  const float* v = vt.data<float>();
+  const float* w = inputs->at(3 + extra).data<float>();
+  const float a = inputs->at(4 + extra).data<float>()[0];
+  MXTensor& dx = outputs->at(0);
+  std::memset(dx.data<char>(), 0, dx.size() * (dx.dtype == kInt64 || dx.dtype == kFloat64 ? 8 : 4));
+  float* dv = outputs->at(1).data<float>();
+  float* dw = outputs->at(2).data<float>();
+  std::memset(dv, 0, rows * k * sizeof(float));
+  std::memset(dw, 0, rows * sizeof(float));
+  std::vector<float> sum(k);
+  std::vector<int64_t> idx(fields);
+  double da = 0, dc = 0;
+  for (int64_t b = 0; b < batch; ++b) {
+    std::fill(sum.begin(), sum.end(), 0.f);
+    float first = 0.f;
+    for (int64_t f = 0; f < fields; ++f) {
+      idx[f] = index_at(x, b * fields + f, rows);
+      const float* row = v + idx[f] * k;
+      first += w[idx[f]];
+      for (int64_t j = 0; j < k; ++j) sum[j] += row[j];
+    }
+    const float gb = g[b];
+    da += static_cast<double>(gb) * first;
+    dc += gb;
+    for (int64_t f = 0; f < fields; ++f) {
+      const float* row = v + idx[f] * k;
+      float* dst = dv + idx[f] * k;
+      if (g_flat) {
+        const float* gf = g_flat + (b * fields + f) * k;
+        for (int64_t j = 0; j < k; ++j) dst[j] += gb * (sum[j] - row[j]) + gf[j];
+      } else {
+        for (int64_t j = 0; j < k; ++j) dst[j] += gb * (sum[j] - row[j]);
+      }
+      dw[idx[f]] += gb * a;
     }
   }
+  outputs->at(3).data<float>()[0] = static_cast<float>(da);
+  outputs->at(4).data<float>()[0] = static_cast<float>(dc);
   return MX_SUCCESS;
 }
 
 }  // namespace
 
-REGISTER_OP(d2l_embed)
-.setParseAttrs(two_in_one_out)
-.setInferType(embed_type)
-.setInferShape(embed_shape)
-.setForward(embed_forward, "cpu")
-.setBackward(embed_backward, "cpu");
-
-REGISTER_OP(d2l_field_sum)
-.setParseAttrs(one_in_one_out)
-.setInferType(float_input)
-.setInferShape(field_sum_shape)
-.setForward(field_sum_forward, "cpu")
-.setBackward(field_sum_backward, "cpu");
-
-REGISTER_OP(d2l_fm_pairwise)
-.setParseAttrs(one_in_one_out)
-.setInferType(float_input)
-.setInferShape(pairwise_shape)
-.setForward(pairwise_forward, "cpu")
-.setBackward(pairwise_backward, "cpu");
+REGISTER_OP(d2l_fm)
+.setParseAttrs(fm_attrs)
+.setInferType(fm_type)
+.setInferShape(fm_shape)
+.setForward(fm_forward, "cpu")
+.setBackward(fm_backward, "cpu");
 
 MXReturnValue initialize(int version) {
   return version >= 10900 ? MX_SUCCESS : MX_FAIL;   // MXNet 1.9 and later

@@ -22,7 +22,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 LIBRARY = 'libd2l_ops.so'
 FLAGS = ('-shared', '-fPIC', '-O3', '-march=native', '-fopenmp', '-std=c++17')
-OPS = ('d2l_embed', 'd2l_field_sum', 'd2l_fm_pairwise')
+OPS = ('d2l_fm',)
 _loaded = {}                    # {'ok': bool, 'reason': str}, once per process
 
 

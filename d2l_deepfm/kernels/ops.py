@@ -1,32 +1,24 @@
-"""The compiled operators as models.py uses them, under MXNet's NumPy semantics.
+"""The compiled operator as models.py uses it, under MXNet's NumPy semantics.
 
 Operators from an extension library live in the legacy namespaces (mx.nd, mx.sym), not in
-npx: each call takes the legacy view of its inputs (`as_nd_ndarray`) and hands back a NumPy one
-(`as_np_ndarray`), imperative or hybridized alike. Call them only after `kernels.load()`.
+npx: each call takes the legacy view of its inputs (`as_nd_ndarray`) and hands back NumPy ones
+(`as_np_ndarray`), imperative or hybridized alike. Call it only after `kernels.load()`.
 """
-from mxnet.gluon import nn
+import mxnet as mx
 
 
-def _call(F, name, *args):
-    return getattr(F, name)(*(a.as_nd_ndarray() for a in args)).as_np_ndarray()
-
-
-def field_sum(F, e):
-    """e.sum(axis=1) for e of shape (batch, fields, width): (batch, width)."""
-    return _call(F, 'd2l_field_sum', e)
-
-
-def fm_pairwise(F, e):
-    """0.5 * sum_k ((sum_f e)^2 - sum_f e^2) for e of shape (batch, fields, k): (batch, 1)."""
-    return _call(F, 'd2l_fm_pairwise', e)
-
-
-class Embedding(nn.Embedding):
-    """nn.Embedding (same parameter, same name) whose lookup and gradient run as d2l_embed:
-    the batch's rows gathered, and their gradients added into a dense gradient, in one pass."""
-
-    def _alias(self):
-        return 'embedding'           # the same parameter names as nn.Embedding's
-
-    def hybrid_forward(self, F, x, weight):
-        return _call(F, 'd2l_embed', x, weight)
+def fm_part(F, x, block, embeddings=False):
+    """The FM part of `block` (an FM or DeepFM) for the indices x, (batch, 1):
+        linear_layer(sum_i fc(x_i)) + 0.5 * sum_k ((sum_i v_i)^2 - sum_i v_i^2)_k,
+    with v_i = embedding(x_i), as models.FM.fm_part computes it; with embeddings=True also the
+    v_i side by side, (batch, fields * num_factors): DeepFM's MLP input. One operator, d2l_fm
+    (fm_ops.cc), gathers the rows, computes both and, backward, adds each row's gradient into
+    the tables' dense gradients in one pass. The parameters are the blocks' own."""
+    params = (block.embedding.weight, block.fc.weight, block.linear_layer.weight,
+              block.linear_layer.bias)
+    traced = isinstance(x, mx.sym.Symbol)             # hybridized: the parameters' variables
+    args = [x, *(p.var() if traced else p.data(x.ctx) for p in params)]
+    out = F.d2l_fm(*(a.as_nd_ndarray() for a in args), embeddings=int(embeddings))
+    if embeddings:
+        return out[0].as_np_ndarray(), out[1].as_np_ndarray()
+    return out.as_np_ndarray()

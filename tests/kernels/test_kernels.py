@@ -9,54 +9,73 @@ from mxnet import autograd, init, np
 
 from d2l_deepfm import kernels, training
 from d2l_deepfm.kernels import ops
-from d2l_deepfm.models import FM, DeepFM, sum_fields
+from d2l_deepfm.models import FM, DeepFM
 
 OK, REASON = kernels.load()
 pytestmark = pytest.mark.skipif(not OK, reason=f'compiled operators not available: {REASON}')
 
 
-def grads(fn, *arrays, seed=0):
-    """fn(*arrays) and the gradient of <g, fn(...)> for a random g, per array (numpy)."""
-    for a in arrays:
-        a.attach_grad()
+SHAPES = [(37, 6, 5, 50), (1, 1, 3, 4), (1, 4, 1, 2), (5, 1, 10, 1), (64, 39, 10, 500),
+          (300, 34, 20, 3000)]
+
+
+class Tiny:
+    """What ops.fm_part reads of a model: its four parameters, as plain arrays."""
+    def __init__(self, rows, k, rng):
+        class P:
+            def __init__(self, value):
+                self.value = np.array(value.astype('float32'))
+                self.value.attach_grad()
+
+            def data(self, ctx=None):
+                return self.value
+        self.embedding, self.fc = P(rng.normal(size=(rows, k))), P(rng.normal(size=(rows, 1)))
+        self.linear_layer = P(rng.normal(size=(1, 1)))
+        self.linear_layer.weight, self.linear_layer.bias = self.linear_layer, P(rng.normal(size=1))
+        self.embedding.weight, self.fc.weight = self.embedding, self.fc
+        self.params = [self.embedding, self.fc, self.linear_layer, self.linear_layer.bias]
+
+
+def plain_fm_part(x, net):
+    """The chapter's formulas on the same parameters (np.take: MXNet's Embedding)."""
+    v, w, a, c = (p.value for p in net.params)
+    e = np.take(v, x, axis=0)
+    first = np.take(w, x, axis=0).sum(axis=1) * a[0, 0] + c
+    pairwise = 0.5 * (np.square(e.sum(axis=1)) - np.square(e).sum(axis=1)).sum(axis=1, keepdims=True)
+    return first + pairwise, e.reshape(x.shape[0], -1)
+
+
+def run(fn, x, net, seed):
+    """fn's two outputs and the parameters' gradients of <g, fm> + <h, embeddings>."""
+    rng = onp.random.default_rng(seed)
     with autograd.record():
-        out = fn(*arrays)
-    g = np.array(onp.random.default_rng(seed).normal(size=out.shape).astype('float32'))
-    out.backward(g)
-    return out.asnumpy(), [a.grad.asnumpy() for a in arrays]
-
-
-SHAPES = [(37, 6, 5), (1, 1, 3), (1, 4, 1), (5, 1, 10), (16, 39, 10), (300, 34, 20)]
+        fm, flat = fn(x, net)
+        g = np.array(rng.normal(size=fm.shape).astype('float32'))
+        h = np.array(rng.normal(size=flat.shape).astype('float32'))
+        loss = (fm * g).sum() + (flat * h).sum()
+    loss.backward()
+    return [fm.asnumpy(), flat.asnumpy()] + [p.value.grad.asnumpy() for p in net.params]
 
 
 @pytest.mark.parametrize('shape', SHAPES)
-def test_field_sum_and_pairwise_equal_the_plain_formulas(shape):
-    b, f, k = shape
-    e = np.array(onp.random.default_rng(b + f + k).normal(size=shape).astype('float32'))
-    out, (de,) = grads(lambda e: ops.field_sum(mx.nd, e), e)
-    ref, (dref,) = grads(lambda e: sum_fields(mx, e, f, k), e.copy())
-    onp.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
-    onp.testing.assert_allclose(de, dref, rtol=1e-6, atol=1e-6)
-
-    def plain(e):
-        return 0.5 * (np.square(e.sum(axis=1)) - np.square(e).sum(axis=1)).sum(axis=1, keepdims=True)
-    out, (de,) = grads(lambda e: ops.fm_pairwise(mx.nd, e), e)
-    ref, (dref,) = grads(plain, e.copy())
-    assert out.shape == (b, 1)
-    onp.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4 * f)
-    onp.testing.assert_allclose(de, dref, rtol=1e-4, atol=1e-4)
-
-
 @pytest.mark.parametrize('dtype', ['int32', 'int64', 'float32'])
-def test_embedding_gathers_rows_and_sums_the_gradients_of_repeated_rows(dtype):
-    rows, width = 9, 4
-    x = np.array([[0, 3, 3], [8, 0, 3], [0, 0, 0]], dtype=dtype)     # repeats and the row 0
-    w = np.array(onp.random.default_rng(1).normal(size=(rows, width)).astype('float32'))
-    out, (dx, dw) = grads(lambda x, w: ops._call(mx.nd, 'd2l_embed', x, w), x, w)
-    ref, (_, dref) = grads(lambda x, w: np.take(w, x.astype('int32'), axis=0), x.copy(), w.copy())
-    onp.testing.assert_array_equal(out, ref)
-    onp.testing.assert_allclose(dw, dref, rtol=1e-6, atol=1e-6)
-    assert dw[[1, 2, 4, 5, 6, 7]].sum() == 0 and not dx.any()
+def test_fused_fm_part_equals_the_plain_formulas_forward_and_backward(shape, dtype):
+    b, f, k, rows = shape
+    rng = onp.random.default_rng(b + f + k)
+    net = Tiny(rows, k, rng)
+    x = rng.integers(0, rows, size=(b, f))
+    x[0] = 0                                              # the default row
+    x[-1, :] = x[-1, 0]                                   # one row repeated in an example
+    x = np.array(x, dtype=dtype)
+    fused = run(lambda x, net: ops.fm_part(mx.nd, x, net, embeddings=True), x, net, 1)
+    for p in net.params:
+        p.value.grad[:] = 0
+    plain = run(lambda x, net: plain_fm_part(x.astype('int32'), net), x, net, 1)
+    names = ['fm part', 'embeddings', 'd embedding', 'd fc', 'd linear weight', 'd bias']
+    for name, got, want in zip(names, fused, plain):
+        onp.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * f, err_msg=name)
+    alone = ops.fm_part(mx.nd, x, net)                    # without the embeddings output
+    onp.testing.assert_allclose(alone.asnumpy(), fused[0], rtol=1e-6, atol=1e-6)
 
 
 def twins(cls, field_dims, *args, **kwargs):
