@@ -9,7 +9,9 @@ FM with 20), on the same rows, batch size, optimizer (Adam) and learning rate, o
   chapter  d2l's own CTRDataset, a Gluon DataLoader with the chapter's 4 workers, shuffle and
            last_batch='rollover', the printed (imperative) model and d2l.train_batch_ch13;
   ours     d2l_deepfm: the byte-level CTRDataset, the hybridized models, shuffled batches
-           sliced from the mapped index matrix, training.train_ch13;
+           sliced from the mapped index matrix, training.train_ch13, with the compiled
+           operators (d2l_deepfm/kernels; --kernels auto, the default);
+  plain    the same with MXNet's own operators (--kernels off), side by side;
   pytorch  a DeepFM/FM of the same shape in PyTorch (if installed), fed the same way as ours
            (tensors sliced from the mapped matrix: no per-row DataLoader).
 
@@ -108,6 +110,13 @@ def run_ours(args):
     from d2l_deepfm.data import CTRDataset
     from d2l_deepfm.models import FM, DeepFM
 
+    kw = {}
+    if args.worker == 'ours':            # the compiled operators, where they build
+        from d2l_deepfm import kernels
+        kw['compiled'] = kernels.choose('auto', [mx.cpu()], log=lambda m: print(m, file=sys.stderr))
+    elif args.worker == 'plain':
+        kw['compiled'] = False
+
     times = []
     for _ in range(args.parse_repeats):          # best of a few: the machine is shared
         start = time.perf_counter()
@@ -119,9 +128,10 @@ def run_ours(args):
     devices = [mx.cpu()]
     rng = training.seed_everything(0)
     if args.model == 'deepfm':
-        net = DeepFM(train.field_dims, shape['num_factors'], shape['mlp_dims'], shape['dropout'])
+        net = DeepFM(train.field_dims, shape['num_factors'], shape['mlp_dims'], shape['dropout'],
+                     **kw)
     else:
-        net = FM(train.field_dims, shape['num_factors'])
+        net = FM(train.field_dims, shape['num_factors'], **kw)
     training.initialize(net, devices)
     trainer = training.make_trainer(net, shape['lr'])
     history = training.train_ch13(net, train, test, training.make_loss(), trainer, args.epochs,
@@ -134,7 +144,7 @@ def run_ours(args):
         onp.savez(args.save_arrays, train_x=train.features, train_y=train.labels,
                   test_x=test.features, test_y=test.labels, field_dims=train.field_dims)
     return {'epochs': epochs, 'parse_map_rows_per_sec': rows / min(times), 'rows': rows,
-            'parse_map_seconds': min(times)}
+            'parse_map_seconds': min(times), 'kernels': 'compiled' if kw.get('compiled') else 'plain'}
 
 
 def run_pytorch(args):
@@ -179,7 +189,7 @@ def run_pytorch(args):
     return {'epochs': epochs, 'torch': torch.__version__}
 
 
-WORKERS = {'chapter': run_chapter, 'ours': run_ours, 'pytorch': run_pytorch,
+WORKERS = {'chapter': run_chapter, 'ours': run_ours, 'plain': run_ours, 'pytorch': run_pytorch,
            'before': run_ours}      # ours, from the checkout given by --before
 
 
@@ -225,7 +235,7 @@ def main(argv=None):
                    '(default: synthetic data generated into a temporary folder)')
     p.add_argument('--rows', type=int, default=40000, help='synthetic training rows (default 40000)')
     p.add_argument('--models', default='deepfm,fm', help='comma-separated: deepfm, fm')
-    p.add_argument('--pipelines', default='chapter,ours,pytorch')
+    p.add_argument('--pipelines', default='chapter,ours,plain,pytorch')
     p.add_argument('--epochs', type=int, default=5, help='epochs for ours and pytorch')
     p.add_argument('--chapter-epochs', type=int, default=2,
                    help="epochs for the chapter's pipeline (default 2: the first is a warm-up)")
@@ -285,7 +295,7 @@ def main(argv=None):
     results = {}
     arrays = os.path.join(tmp.name, 'arrays.npz')
     for model in models:
-        for pipeline in ('ours', 'before', 'chapter', 'pytorch'):  # ours first: it writes the arrays
+        for pipeline in ('ours', 'plain', 'before', 'chapter', 'pytorch'):  # ours first: it writes the arrays
             if pipeline not in pipelines:
                 continue
             extra = {'save_arrays': arrays} if pipeline == 'ours' else {}
@@ -320,7 +330,11 @@ def main(argv=None):
           "test-set evaluation included (what train_ch13 does each epoch)")
     for model in models:
         ours, torch_res = results.get(f'ours/{model}'), results.get(f'pytorch/{model}')
-        before = results.get(f'before/{model}')
+        before, plain = results.get(f'before/{model}'), results.get(f'plain/{model}')
+        if ours and plain:
+            print(f"ours ({ours['kernels']}) / plain ({model}): training pass "
+                  f"{ours['examples_per_sec'] / plain['examples_per_sec']:.2f}x, whole epoch "
+                  f"{ours['epoch_examples_per_sec'] / plain['epoch_examples_per_sec']:.2f}x")
         if ours and before:
             print(f"ours / before ({model}): training pass "
                   f"{ours['examples_per_sec'] / before['examples_per_sec']:.2f}x, whole epoch "
@@ -334,6 +348,17 @@ def main(argv=None):
             step = median([e['step_examples_per_sec'] for e in chapter['epochs']])
             print(f"chapter ({model}): its own 'examples/sec' (training step only) {step:,.0f}; "
                   f"DataLoader workers peak {chapter['peak_rss_child_mib']:,.0f} MiB each")
+    for model in models:                      # the targets: >= 400k examples/s, >= 6x every peer
+        ours = results.get(f'ours/{model}')
+        peers = {k.split('/')[0]: r['examples_per_sec'] for k, r in results.items()
+                 if k.endswith(f'/{model}') and k.split('/')[0] in ('chapter', 'pytorch')}
+        if ours:
+            rate = ours['examples_per_sec']
+            print(f"target ({model}): >= 400,000 examples/s: {'met' if rate >= 4e5 else 'not met'} "
+                  f"({rate:,.0f}); >= 6x every peer: " + (', '.join(
+                      f"{name} {rate / r:.1f}x ({'met' if rate >= 6 * r else 'not met'})"
+                      for name, r in peers.items()) or 'no peer run'))
+    print(f'load at the end: {os.getloadavg()[0]:.2f}')
     if args.json:
         from d2l_deepfm.files import write_json
         write_json(args.json, {'args': {k: v for k, v in vars(args).items()
