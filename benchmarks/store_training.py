@@ -131,6 +131,14 @@ def pieces(local, batches, net, trainer, loss):
         t = tick('forward', t)
         l.backward()
         t = tick('backward', t)
+        if getattr(local, 'fused_adam', False):      # compiled: the tables' rows updated in place
+            local._update_tables(n, rows, len(y))
+            t = tick('row-wise Adam, tables (fused)', t)
+            trainer.step(len(y), ignore_stale_grad=True)
+            t = tick('Adam, other parameters', t)
+            float(l.sum())
+            tick('read the loss', t)
+            continue
         for big, small in local.tables:
             grad = ndarray.sparse.row_sparse_array((small.grad().as_nd_ndarray()[:n], rows),
                                                    shape=big.shape)

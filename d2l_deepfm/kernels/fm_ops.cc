@@ -1,11 +1,14 @@
-// The FM part of FM and DeepFM as one fused CPU operator, written against MXNet's extension
-// library (mxnet/include/mxnet/lib_api.h, shipped with the wheel). Built and loaded by
-// loader.py; models.py keeps the chapter's formulas as the reference and the fallback.
+// Fused CPU operators for FM and DeepFM, written against MXNet's extension library
+// (mxnet/include/mxnet/lib_api.h, shipped with the wheel): the FM part with the embedding
+// lookups and their gradients (d2l_fm), and a row-wise lazy Adam update (d2l_rowwise_adam).
+// Built and loaded by loader.py; models.py and sparse.py keep MXNet's own operators as the
+// reference and the fallback.
 //
 // Indices outside [0, rows) are clipped, as MXNet's Embedding does. The forward loop over the
 // batch runs on OpenMP threads when a batch is large enough; the inner loops are left to the
 // compiler (-O3 -march=native vectorizes them for the host).
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -165,6 +168,80 @@ MXReturnValue fm_backward(const Attrs& attrs, std::vector<MXTensor>* inputs,
   return MX_SUCCESS;
 }
 
+
+// ---- d2l_rowwise_adam: lazy Adam on the rows a batch touched, each row read and written once --
+//
+//   d2l_rowwise_adam(weight (N, K), mean (N, K), var (N, K), grad (n, K), rows (n,))
+// updates, in place, rows[i] of weight, mean and var from grad[i], as MXNet's adam_update does
+// for a row_sparse gradient (lazy_update): g = grad * rescale_grad + wd * w (clipped to
+// +-clip_gradient if >= 0); m = beta1 m + (1 - beta1) g; v = beta2 v + (1 - beta2) g^2;
+// w -= lr m / (sqrt(v) + epsilon). rows must be distinct (sparse.LocalTables' are). Its output
+// is a placeholder (1,): the three tables are its mutated inputs.
+
+float attr(const Attrs& attrs, const char* name, float fallback) {
+  auto it = attrs.find(name);
+  return it == attrs.end() ? fallback : std::stof(it->second);
+}
+
+MXReturnValue adam_attrs(const Attrs&, int* num_in, int* num_out) {
+  *num_in = 5;
+  *num_out = 1;
+  return MX_SUCCESS;
+}
+
+MXReturnValue adam_type(const Attrs&, std::vector<int>* in, std::vector<int>* out) {
+  for (int i = 0; i < 4; ++i)
+    if (in->at(i) != kFloat32) {
+      MX_ERROR_MSG << "d2l_rowwise_adam: float32 tables only";
+      return MX_FAIL;
+    }
+  out->at(0) = kFloat32;
+  return MX_SUCCESS;
+}
+
+MXReturnValue adam_shape(const Attrs&, std::vector<std::vector<unsigned int>>* in,
+                         std::vector<std::vector<unsigned int>>* out) {
+  out->at(0) = {1};
+  return MX_SUCCESS;
+}
+
+MXReturnValue adam_mutates(const Attrs&, std::vector<int>* indices) {
+  *indices = {0, 1, 2};
+  return MX_SUCCESS;
+}
+
+MXReturnValue adam_forward(const Attrs& attrs, std::vector<MXTensor>* inputs,
+                           std::vector<MXTensor>* outputs, const OpResource&) {
+  float* w = inputs->at(0).data<float>();
+  float* m = inputs->at(1).data<float>();
+  float* v = inputs->at(2).data<float>();
+  const float* g = inputs->at(3).data<float>();
+  MXTensor& rows = inputs->at(4);
+  const int64_t num_rows = inputs->at(0).shape[0], k = inputs->at(0).shape[1];
+  const int64_t n = rows.size();
+  const float lr = attr(attrs, "lr", 0.001f), wd = attr(attrs, "wd", 0.f);
+  const float beta1 = attr(attrs, "beta1", 0.9f), beta2 = attr(attrs, "beta2", 0.999f);
+  const float eps = attr(attrs, "epsilon", 1e-8f), rescale = attr(attrs, "rescale_grad", 1.f);
+  const float clip = attr(attrs, "clip_gradient", -1.f);
+#pragma omp parallel for if (n * k >= kParallelWork)
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t r = index_at(rows, i, num_rows);
+    float* wr = w + r * k;
+    float* mr = m + r * k;
+    float* vr = v + r * k;
+    const float* gr = g + i * k;
+    for (int64_t j = 0; j < k; ++j) {
+      float gj = gr[j] * rescale + wd * wr[j];
+      if (clip >= 0) gj = std::max(-clip, std::min(clip, gj));
+      mr[j] = beta1 * mr[j] + (1.f - beta1) * gj;
+      vr[j] = beta2 * vr[j] + (1.f - beta2) * gj * gj;
+      wr[j] -= lr * mr[j] / (std::sqrt(vr[j]) + eps);
+    }
+  }
+  outputs->at(0).data<float>()[0] = 0.f;
+  return MX_SUCCESS;
+}
+
 }  // namespace
 
 REGISTER_OP(d2l_fm)
@@ -173,6 +250,13 @@ REGISTER_OP(d2l_fm)
 .setInferShape(fm_shape)
 .setForward(fm_forward, "cpu")
 .setBackward(fm_backward, "cpu");
+
+REGISTER_OP(d2l_rowwise_adam)
+.setParseAttrs(adam_attrs)
+.setInferType(adam_type)
+.setInferShape(adam_shape)
+.setMutateInputs(adam_mutates)
+.setForward(adam_forward, "cpu");
 
 MXReturnValue initialize(int version) {
   return version >= 10900 ? MX_SUCCESS : MX_FAIL;   // MXNet 1.9 and later
