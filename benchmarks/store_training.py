@@ -202,7 +202,8 @@ def main(argv=None):
         sys.path.insert(0, args.root)
         print(json.dumps(WORKERS[args.worker](args)))
         return 0
-    env = {**os.environ, 'PYTHONPATH': ROOT, 'OMP_NUM_THREADS': str(args.threads)}
+    env = {**os.environ, 'OMP_NUM_THREADS': str(args.threads)}
+    extra_path = os.pathsep + os.environ['PYTHONPATH'] if os.environ.get('PYTHONPATH') else ''
     pipelines = [q for q in args.pipelines.split(',') if q]
     if args.before and 'before' not in pipelines:
         pipelines.insert(0, 'before')
@@ -220,7 +221,7 @@ def main(argv=None):
                    '--threads', str(args.threads)] + (['--pieces'] if args.pieces else [])
             root = os.path.abspath(args.before) if q == 'before' else ROOT
             proc = subprocess.run(cmd + ['--root', root], capture_output=True, text=True,
-                                  env={**env, 'PYTHONPATH': root})
+                                  env={**env, 'PYTHONPATH': root + extra_path})
             if proc.returncode != 0:
                 raise SystemExit(f'error: {q} failed:\n{proc.stderr[-3000:]}')
             res = json.loads(proc.stdout.strip().splitlines()[-1])
