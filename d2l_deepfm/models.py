@@ -87,6 +87,8 @@ class DeepFM(FM):
             self.mlp.add(nn.Dropout(rate=drop_rate))
             input_dim = dim
         self.mlp.add(nn.Dense(in_units=input_dim, units=1))
+        if self.fused:            # the same dropout, its mask from a faster generator
+            ops.compile_dropouts(self.mlp)
 
     def hybrid_forward(self, F, x):
         if self.fused:            # the FM part and the v_i side by side, in one operator

@@ -65,6 +65,9 @@ MUTATIONS = [
     M('kernel-embed-grad-repeats', 'the compiled first-order gradient keeps one occurrence of a row',
       'd2l_deepfm/kernels/fm_ops.cc', 'dw[idx[f]] += gb * a;', 'dw[idx[f]] = gb * a;',
       ('tests/kernels/test_kernels.py',)),
+    M('kernel-dropout-unscaled', 'the compiled dropout keeps values without the 1/(1-p) scale',
+      'd2l_deepfm/kernels/fm_ops.cc', 'mask[i] = (r & 0xFFFFFFFFULL) < threshold ? 0.f : scale;',
+      'mask[i] = (r & 0xFFFFFFFFULL) < threshold ? 0.f : 1.f;', ('tests/kernels/test_kernels.py',)),
     # --- learning --------------------------------------------------------------------------
     M('frozen-embeddings', 'the factor embeddings frozen (learning rate x 0)', 'd2l_deepfm/training.py',
       "    return gluon.Trainer(net.collect_params(), 'adam', params, kvstore=kvstore)",

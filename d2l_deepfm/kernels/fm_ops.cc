@@ -1,6 +1,7 @@
 // Fused CPU operators for FM and DeepFM, written against MXNet's extension library
 // (mxnet/include/mxnet/lib_api.h, shipped with the wheel): the FM part with the embedding
-// lookups and their gradients (d2l_fm), and a row-wise lazy Adam update (d2l_rowwise_adam).
+// lookups and their gradients (d2l_fm), DeepFM's dropout (d2l_dropout) and a row-wise lazy
+// Adam update (d2l_rowwise_adam).
 // Built and loaded by loader.py; models.py and sparse.py keep MXNet's own operators as the
 // reference and the fallback.
 //
@@ -9,6 +10,7 @@
 // compiler (-O3 -march=native vectorizes them for the host).
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -242,6 +244,80 @@ MXReturnValue adam_forward(const Attrs& attrs, std::vector<MXTensor>* inputs,
   return MX_SUCCESS;
 }
 
+
+// ---- d2l_dropout: DeepFM's dropout with a fast generator -----------------------------------
+//
+//   d2l_dropout(x, probe (1,)) -> (x * mask, mask), mask 0 or 1 / (1 - p) per element
+// probe is MXNet's own dropout of a one (p = 0.5): 1 outside training, 0 or 2 in training, so
+// the operator drops only when MXNet's Dropout would (extension operators are not told). The
+// mask comes from splitmix64 seeded by one draw of MXNet's generator (mx.random.seed applies).
+
+inline uint64_t splitmix64(uint64_t* state) {
+  uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+MXReturnValue dropout_attrs(const Attrs&, int* num_in, int* num_out) {
+  *num_in = 2;
+  *num_out = 2;
+  return MX_SUCCESS;
+}
+
+MXReturnValue dropout_type(const Attrs&, std::vector<int>* in, std::vector<int>* out) {
+  if (in->at(0) != kFloat32 || in->at(1) != kFloat32) {
+    MX_ERROR_MSG << "d2l_dropout: float32 only";
+    return MX_FAIL;
+  }
+  out->at(0) = out->at(1) = kFloat32;
+  return MX_SUCCESS;
+}
+
+MXReturnValue dropout_shape(const Attrs&, std::vector<std::vector<unsigned int>>* in,
+                            std::vector<std::vector<unsigned int>>* out) {
+  out->at(0) = out->at(1) = in->at(0);
+  return MX_SUCCESS;
+}
+
+MXReturnValue dropout_forward(const Attrs& attrs, std::vector<MXTensor>* inputs,
+                              std::vector<MXTensor>* outputs, const OpResource& res) {
+  const float* x = inputs->at(0).data<float>();
+  const bool training = inputs->at(1).data<float>()[0] != 1.f;
+  float* y = outputs->at(0).data<float>();
+  float* mask = outputs->at(1).data<float>();
+  const int64_t n = inputs->at(0).size();
+  const float p = attr(attrs, "p", 0.f);
+  if (!training || p <= 0.f) {
+    std::memcpy(y, x, n * sizeof(float));
+    std::fill(mask, mask + n, 1.f);
+    return MX_SUCCESS;
+  }
+  const float scale = 1.f / (1.f - p);
+  const uint64_t threshold = static_cast<uint64_t>(static_cast<double>(p) * 4294967296.0);
+  uint64_t state = (*res.get_cpu_rand_states())();
+  state = (state << 32) ^ (*res.get_cpu_rand_states())();
+  for (int64_t i = 0; i < n; i += 2) {          // two 32-bit draws from each 64-bit number
+    const uint64_t r = splitmix64(&state);
+    mask[i] = (r & 0xFFFFFFFFULL) < threshold ? 0.f : scale;
+    if (i + 1 < n) mask[i + 1] = (r >> 32) < threshold ? 0.f : scale;
+  }
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * mask[i];
+  return MX_SUCCESS;
+}
+
+// inputs: g_y, g_mask, x, probe, y, mask; outputs: dx = g_y * mask, dprobe = 0
+MXReturnValue dropout_backward(const Attrs&, std::vector<MXTensor>* inputs,
+                               std::vector<MXTensor>* outputs, const OpResource&) {
+  const float* g = inputs->at(0).data<float>();
+  const float* mask = inputs->at(5).data<float>();
+  float* dx = outputs->at(0).data<float>();
+  const int64_t n = outputs->at(0).size();
+  for (int64_t i = 0; i < n; ++i) dx[i] = g[i] * mask[i];
+  outputs->at(1).data<float>()[0] = 0.f;
+  return MX_SUCCESS;
+}
+
 }  // namespace
 
 REGISTER_OP(d2l_fm)
@@ -257,6 +333,13 @@ REGISTER_OP(d2l_rowwise_adam)
 .setInferShape(adam_shape)
 .setMutateInputs(adam_mutates)
 .setForward(adam_forward, "cpu");
+
+REGISTER_OP(d2l_dropout)
+.setParseAttrs(dropout_attrs)
+.setInferType(dropout_type)
+.setInferShape(dropout_shape)
+.setForward(dropout_forward, "cpu")
+.setBackward(dropout_backward, "cpu");
 
 MXReturnValue initialize(int version) {
   return version >= 10900 ? MX_SUCCESS : MX_FAIL;   // MXNet 1.9 and later

@@ -22,7 +22,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 LIBRARY = 'libd2l_ops.so'
 FLAGS = ('-shared', '-fPIC', '-O3', '-march=native', '-ffp-contract=off', '-fopenmp', '-std=c++17')
-OPS = ('d2l_fm', 'd2l_rowwise_adam')
+OPS = ('d2l_fm', 'd2l_dropout', 'd2l_rowwise_adam')
 _loaded = {}                    # {'ok': bool, 'reason': str}, once per process
 
 

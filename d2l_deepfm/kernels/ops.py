@@ -1,10 +1,11 @@
-"""The compiled operator as models.py uses it, under MXNet's NumPy semantics.
+"""The compiled operators as models.py uses them, under MXNet's NumPy semantics.
 
 Operators from an extension library live in the legacy namespaces (mx.nd, mx.sym), not in
 npx: each call takes the legacy view of its inputs (`as_nd_ndarray`) and hands back NumPy ones
-(`as_np_ndarray`), imperative or hybridized alike. Call it only after `kernels.load()`.
+(`as_np_ndarray`), imperative or hybridized alike. Use them only after `kernels.load()`.
 """
 import mxnet as mx
+from mxnet.gluon import nn
 
 
 def fm_part(F, x, block, embeddings=False):
@@ -22,3 +23,24 @@ def fm_part(F, x, block, embeddings=False):
     if embeddings:
         return out[0].as_np_ndarray(), out[1].as_np_ndarray()
     return out.as_np_ndarray()
+
+
+class Dropout(nn.Dropout):
+    """nn.Dropout drawing its mask with d2l_dropout (fm_ops.cc): the same rule (drop with
+    probability rate in training, scale the rest by 1 / (1 - rate); identity otherwise), a
+    faster generator. Training or not is read from MXNet's own dropout of a one."""
+
+    def hybrid_forward(self, F, x):
+        if self._rate <= 0:
+            return super().hybrid_forward(F, x)
+        probe = F.npx.dropout(F.np.ones((1,)), p=0.5)      # 1 outside training, else 0 or 2
+        out = F.d2l_dropout(x.as_nd_ndarray(), probe.as_nd_ndarray(), p=self._rate)
+        return out[0].as_np_ndarray()
+
+
+def compile_dropouts(block):
+    """Every nn.Dropout among block's children draws its mask with d2l_dropout (no parameters
+    change: the blocks keep their names)."""
+    for child in block._children.values():
+        if type(child) is nn.Dropout:
+            child.__class__ = Dropout

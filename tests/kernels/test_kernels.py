@@ -160,3 +160,33 @@ def test_sparse_tables_step_equals_plain_with_compiled_twin(small_data):
     onp.testing.assert_allclose(l1, l0, rtol=1e-4)
     for p, q in zip(plain.collect_params().values(), fast.collect_params().values()):
         onp.testing.assert_allclose(q.data().asnumpy(), p.data().asnumpy(), rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize('hybridize', [False, True])
+def test_compiled_dropout_drops_at_its_rate_in_training_only(hybridize):
+    block = ops.Dropout(0.3)
+    if hybridize:
+        block.hybridize(static_alloc=True, static_shape=True)
+    x = np.array(onp.random.default_rng(0).uniform(1, 2, size=(400, 300)).astype('float32'))
+    onp.testing.assert_array_equal(block(x).asnumpy(), x.asnumpy())        # outside training
+    masks = []
+    for seed in (0, 0, 1):
+        mx.random.seed(seed)
+        x.attach_grad()
+        with autograd.record():
+            y = block(x)
+        y.backward(np.ones_like(y))
+        mask = y.asnumpy() / x.asnumpy()
+        kept = mask != 0
+        assert abs(1 - kept.mean() - 0.3) < 0.01                          # dropped at rate 0.3
+        onp.testing.assert_allclose(mask[kept], 1 / 0.7, rtol=1e-5)      # the rest scaled
+        onp.testing.assert_allclose(x.grad.asnumpy(), mask, rtol=1e-5)    # d y / d x = the mask
+        masks.append(kept)
+    assert (masks[0] == masks[1]).all() and not (masks[0] == masks[2]).all()   # mx.random.seed
+
+
+def test_deepfm_with_dropout_predicts_as_the_plain_one():
+    plain, fast = twins(DeepFM, [5, 7, 3], 4, [16, 8], drop_rate=0.5)
+    assert [type(b) for b in fast.mlp._children.values()].count(ops.Dropout) == 2
+    x = np.array(onp.random.default_rng(0).integers(0, 15, size=(32, 3)), dtype='int32')
+    onp.testing.assert_allclose(fast(x).asnumpy(), plain(x).asnumpy(), rtol=1e-5, atol=1e-6)
