@@ -190,3 +190,38 @@ def test_deepfm_with_dropout_predicts_as_the_plain_one():
     assert [type(b) for b in fast.mlp._children.values()].count(ops.Dropout) == 2
     x = np.array(onp.random.default_rng(0).integers(0, 15, size=(32, 3)), dtype='int32')
     onp.testing.assert_allclose(fast(x).asnumpy(), plain(x).asnumpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_sparse_step_with_the_fused_adam_resumes_from_saved_states(small_data, tmp_path):
+    """Two steps, parameters and Trainer states saved, a fresh model and Trainer loaded from
+    them, two more steps: the same parameters as four steps in one go (the fused row-wise Adam
+    keeps its moments and counts in the Trainer, as checkpoints expect)."""
+    from d2l_deepfm.models import build_model
+    from d2l_deepfm.sparse import LocalTables
+    train, _ = small_data
+    settings = {'num_factors': 4, 'mlp_dims': [8], 'dropout': 0.0, 'sparse_grad': True}
+    batches = [(train.features[i:i + 256], train.labels[i:i + 256]) for i in range(0, 1024, 256)]
+
+    def fresh():
+        training.seed_everything(0)
+        net = build_model('deepfm', train.field_dims, settings, compiled=True)
+        net.initialize(init.Normal(0.1))
+        trainer = training.make_trainer(net, 0.01)
+        return net, trainer, LocalTables.for_model(net, training.make_loss(), trainer, [mx.cpu()])
+    net, trainer, step = fresh()
+    assert step.fused_adam
+    for X, y in batches:
+        step(X, y)
+    whole = [p.data().asnumpy() for p in net.collect_params().values()]
+    net, trainer, step = fresh()
+    for X, y in batches[:2]:
+        step(X, y)
+    net.save_parameters(str(tmp_path / 'p.params'))
+    trainer.save_states(str(tmp_path / 't.states'))
+    net, trainer, step = fresh()
+    net.load_parameters(str(tmp_path / 'p.params'))
+    trainer.load_states(str(tmp_path / 't.states'))
+    for X, y in batches[2:]:
+        step(X, y)
+    for got, want in zip((p.data().asnumpy() for p in net.collect_params().values()), whole):
+        onp.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
