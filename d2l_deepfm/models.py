@@ -20,8 +20,9 @@ the same numbers and gradients on the same parameters.
 
 With `compiled=True` (`--kernels`: on a CPU by default, where a C++ compiler builds it), the
 embedding lookups, the FM part and their gradients run as one fused C++ operator loaded into
-MXNet (d2l_deepfm/kernels/): the same numbers, computed in one pass. The formulas below stay the
-reference (tests/kernels/ compares both) and the fallback.
+MXNet (d2l_deepfm/kernels/), and DeepFM's dropout draws its mask there: the same numbers (the
+dropout masks aside), computed in fewer passes. The formulas below stay the reference
+(tests/kernels/ compares both) and the fallback.
 """
 import mxnet as mx
 from mxnet.gluon import nn

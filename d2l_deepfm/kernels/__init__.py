@@ -3,8 +3,9 @@
     ok, reason = kernels.load()           # compile on first use (cached), load into MXNet once
     compiled = kernels.choose('auto', devices, log)   # the run's path, said in one line
 
-`kernels.ops` holds what models.py calls: `Embedding` (nn.Embedding, gathered and scattered by
-d2l_embed), `field_sum` and `fm_pairwise`. The plain MXNet path in models.py is the reference
+`kernels.ops` holds what models.py calls: `fm_part` (the embeddings' lookups, the FM part and
+their gradients in one operator) and `Dropout`; sparse.LocalTables calls `d2l_rowwise_adam`
+(fm_ops.cc) itself. The plain MXNet path in models.py and sparse.py is the reference
 (tests/kernels/ compares them) and the fallback. Importing this package does not import MXNet.
 """
 from ..errors import ConfigError
