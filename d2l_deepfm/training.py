@@ -69,10 +69,12 @@ def split_and_load(X, y, devices):
 
 
 def _shared(a):
-    """An MXNet array on the CPU over a fresh copy of `a` (no engine wait)."""
-    a = onp.array(a, dtype=a.dtype if a.dtype in (onp.int32, onp.int64) else onp.float32,
-                  order='C', copy=True)
-    return mx.nd.from_numpy(a, zero_copy=True).as_np_ndarray()
+    """An MXNet array on the CPU over a fresh copy of `a` (no engine wait); other dtypes than
+    int32, int64 and float32 as np.array makes them."""
+    a = onp.asarray(a)
+    if a.dtype not in (onp.int32, onp.int64, onp.float32):
+        return np.array(a)
+    return mx.nd.from_numpy(onp.array(a, order='C', copy=True), zero_copy=True).as_np_ndarray()
 
 
 def predict(net, features, devices, batch_size=8192):
