@@ -62,7 +62,7 @@ MUTATIONS = [
     M('kernel-pairwise-grad', "the compiled pairwise gradient without the field's own term",
       'd2l_deepfm/kernels/fm_ops.cc', 'gb * (sum[j] - row[j]) + gf[j]', 'gb * sum[j] + gf[j]',
       ('tests/kernels/test_kernels.py',)),
-    M('kernel-embed-grad-repeats', 'the compiled first-order gradient keeps one occurrence of a row',
+    M('kernel-first-order-grad-repeats', 'the compiled first-order gradient keeps one occurrence of a row',
       'd2l_deepfm/kernels/fm_ops.cc', 'dw[idx[f]] += gb * a;', 'dw[idx[f]] = gb * a;',
       ('tests/kernels/test_kernels.py',)),
     M('kernel-dropout-unscaled', 'the compiled dropout keeps values without the 1/(1-p) scale',
