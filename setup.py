@@ -8,6 +8,8 @@ setup(
     long_description=open('README.md').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['d2l_deepfm', 'd2l_deepfm.*']),
+    # the compiled operators' sources: built on first use (d2l_deepfm/kernels/loader.py)
+    package_data={'d2l_deepfm.kernels': ['*.cc']},
     entry_points={'console_scripts': ['d2l-deepfm = d2l_deepfm.cli:main']},
     python_requires='>=3.8,<3.12',
     # mxnet 1.9.1 (the last release) needs numpy < 1.24; d2l 1.0.3 pins the rest of this stack.

@@ -1,6 +1,6 @@
 """Where a batch's time goes: the chapter's pipeline vs ours, piece by piece (milliseconds).
 
-    python benchmarks/profile_step.py [--data-dir DIR] [--model deepfm|fm]
+    python benchmarks/profile_step.py [--data-dir DIR] [--model deepfm|fm] [--operators]
 
 For one batch of 2048 rows (medians over repeats, after warm-up), it times:
   data      getting the batch: the chapter's DataLoader (4 workers: wall time per batch over
@@ -10,8 +10,11 @@ For one batch of 2048 rows (medians over repeats, after warm-up), it times:
   backward  forward + backward, minus forward;
   update    Adam (trainer.step);
   sync      reading the loss back (the chapter reads it, and d2l.accuracy, at every batch).
-and the same ops one at a time, forward + backward: the sums over fields (`sum(axis=1)` vs
-the batched matmul) and the squares (`** 2`, `e * e`, `np.square`).
+for the chapter, ours with MXNet's own operators (plain) and ours with the compiled operator
+(d2l_deepfm/kernels, where a C++ compiler builds it); and the same ops one at a time, forward +
+backward: the sums over fields (`sum(axis=1)` vs the batched matmul) and the squares (`** 2`,
+`e * e`, `np.square`). --operators also prints MXNet's profile of our step, per operator (ms
+per step, operators not fused by the engine so that each is seen).
 """
 import argparse
 import os
@@ -42,7 +45,10 @@ def main(argv=None):
     p.add_argument('--model', choices=('deepfm', 'fm'), default='deepfm')
     p.add_argument('--batch-size', type=int, default=2048)
     p.add_argument('--repeats', type=int, default=15)
+    p.add_argument('--operators', action='store_true', help="MXNet's profile of our step, per operator")
     args = p.parse_args(argv)
+    if args.operators:                   # each operator on its own (read when MXNet loads)
+        os.environ['MXNET_EXEC_BULK_EXEC_TRAIN'] = '0'
 
     import mxnet as mx
     import numpy as onp
@@ -50,7 +56,7 @@ def main(argv=None):
     from mxnet import autograd, gluon, init, np, npx
 
     import d2l_deepfm.numpy_mode  # noqa: F401  (NumPy semantics, as the chapter)
-    from d2l_deepfm import chapter, training
+    from d2l_deepfm import chapter, kernels, training
     from d2l_deepfm.datasets import synthetic
     from d2l_deepfm.data import CTRDataset
     from d2l_deepfm.models import FM, DeepFM, sum_fields
@@ -97,15 +103,22 @@ def main(argv=None):
             net = chapter.DeepFM(dims, k, [30, 20, 10]) if args.model == 'deepfm' else chapter.FM(dims, k)
             net.initialize(init.Xavier())
         else:
-            net = DeepFM(dims, k, [30, 20, 10]) if args.model == 'deepfm' else FM(dims, k)
+            c = kind == 'compiled'
+            net = DeepFM(dims, k, [30, 20, 10], compiled=c) if args.model == 'deepfm' \
+                else FM(dims, k, compiled=c)
             training.initialize(net, [mx.cpu()])
         return net, gluon.Trainer(net.collect_params(), 'adam', {'learning_rate': 0.01})
 
     (xs, ys) = our_batch()
     x, y = xs[0], ys[0]
     timings = {}
-    for kind, loss in (('chapter', gluon.loss.SigmoidBinaryCrossEntropyLoss()),
-                       ('ours', training.make_loss())):
+    kinds = [('chapter', gluon.loss.SigmoidBinaryCrossEntropyLoss()), ('ours', training.make_loss())]
+    ok, reason = kernels.load()
+    if ok:
+        kinds.append(('compiled', training.make_loss()))
+    else:
+        print(f'compiled operators not available: {reason}')
+    for kind, loss in kinds:
         net, trainer = build(kind)
 
         def forward():
@@ -124,16 +137,21 @@ def main(argv=None):
         out = net(x)
         sync = median_ms(lambda: (float(loss(out, y).sum()), d2l.accuracy(out, y)), repeats)
         timings[kind] = {'forward': f, 'backward': fb - f, 'update': s - fb, 'sync': sync}
+        if args.operators and kind == kinds[-1][0]:
+            print(f'\nour step ({kind}), per operator (mx.profiler, ms per step):')
+            operator_profile(full, 20)
+    ours_kinds = [kind for kind, _ in kinds[1:]]
 
-    print(f"{'':<10}{'chapter':>12}{'(0 workers)':>13}{'ours':>10}")
+    print(f"{'':<10}{'chapter':>12}{'(0 workers)':>13}" + ''.join(f'{q:>10}' for q in ours_kinds))
     d = rows['data']
-    print(f"{'data':<10}{d[0]:>12.1f}{d[1]:>13.1f}{d[2]:>10.2f}")
+    print(f"{'data':<10}{d[0]:>12.1f}{d[1]:>13.1f}" + ''.join(f'{d[2]:>10.2f}' for _ in ours_kinds))
     for piece in ('forward', 'backward', 'update', 'sync'):
-        print(f"{piece:<10}{timings['chapter'][piece]:>12.1f}{'':>13}{timings['ours'][piece]:>10.2f}")
+        print(f"{piece:<10}{timings['chapter'][piece]:>12.1f}{'':>13}" +
+              ''.join(f'{timings[q][piece]:>10.2f}' for q in ours_kinds))
     total_c = d[0] + sum(timings['chapter'].values())
-    total_o = d[2] + sum(v for key, v in timings['ours'].items() if key != 'sync')
-    print(f"{'total':<10}{total_c:>12.1f}{'':>13}{total_o:>10.2f}   (ours reads the loss a few "
-          "batches late, so its sync overlaps)")
+    totals = [d[2] + sum(v for key, v in timings[q].items() if key != 'sync') for q in ours_kinds]
+    print(f"{'total':<10}{total_c:>12.1f}{'':>13}" + ''.join(f'{t:>10.2f}' for t in totals) +
+          "   (ours reads the loss a few batches late, so its sync overlaps)")
 
     # --- single ops on this batch's embeddings, forward + backward ---
     e = np.random.normal(size=(B, len(ours.field_dims), k))
@@ -155,6 +173,31 @@ def main(argv=None):
           f"np.square {grad_ms(np.square):.2f} ms")
     tmp.cleanup()
     return 0
+
+
+def operator_profile(step, steps):
+    """MXNet's aggregate profile of `steps` calls of step(): ms per step of each operator."""
+    import mxnet as mx
+    step()
+    mx.nd.waitall()
+    mx.profiler.set_config(profile_all=True, aggregate_stats=True,
+                           filename=os.path.join(tempfile.gettempdir(), 'd2l_deepfm_profile.json'))
+    mx.profiler.set_state('run')
+    for _ in range(steps):
+        step()
+    mx.nd.waitall()
+    mx.profiler.set_state('stop')
+    table = mx.profiler.dumps(reset=True).split('\noperator\n')[-1]
+    rows = []
+    for line in table.splitlines():
+        parts = line.split()
+        try:                              # name, count, total, min, max, average
+            rows.append((float(parts[-4]), parts[0]))
+        except (ValueError, IndexError):
+            continue
+    for total, name in sorted(rows, reverse=True)[:15]:
+        print(f'  {name[:40]:<40}{total / steps:8.3f}')
+    print(f"  {'all operators':<40}{sum(t for t, _ in rows) / steps:8.3f}")
 
 
 if __name__ == '__main__':

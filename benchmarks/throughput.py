@@ -9,7 +9,9 @@ FM with 20), on the same rows, batch size, optimizer (Adam) and learning rate, o
   chapter  d2l's own CTRDataset, a Gluon DataLoader with the chapter's 4 workers, shuffle and
            last_batch='rollover', the printed (imperative) model and d2l.train_batch_ch13;
   ours     d2l_deepfm: the byte-level CTRDataset, the hybridized models, shuffled batches
-           sliced from the mapped index matrix, training.train_ch13;
+           sliced from the mapped index matrix, training.train_ch13, with the compiled
+           operators (d2l_deepfm/kernels; --kernels auto, the default);
+  plain    the same with MXNet's own operators (--kernels off), side by side;
   pytorch  a DeepFM/FM of the same shape in PyTorch (if installed), fed the same way as ours
            (tensors sliced from the mapped matrix: no per-row DataLoader).
 
@@ -108,6 +110,13 @@ def run_ours(args):
     from d2l_deepfm.data import CTRDataset
     from d2l_deepfm.models import FM, DeepFM
 
+    kw = {}
+    if args.worker == 'ours':            # the compiled operators, where they build
+        from d2l_deepfm import kernels
+        kw['compiled'] = kernels.choose('auto', [mx.cpu()], log=lambda m: print(m, file=sys.stderr))
+    elif args.worker == 'plain':
+        kw['compiled'] = False
+
     times = []
     for _ in range(args.parse_repeats):          # best of a few: the machine is shared
         start = time.perf_counter()
@@ -119,22 +128,29 @@ def run_ours(args):
     devices = [mx.cpu()]
     rng = training.seed_everything(0)
     if args.model == 'deepfm':
-        net = DeepFM(train.field_dims, shape['num_factors'], shape['mlp_dims'], shape['dropout'])
+        net = DeepFM(train.field_dims, shape['num_factors'], shape['mlp_dims'], shape['dropout'],
+                     **kw)
     else:
-        net = FM(train.field_dims, shape['num_factors'])
+        net = FM(train.field_dims, shape['num_factors'], **kw)
     training.initialize(net, devices)
     trainer = training.make_trainer(net, shape['lr'])
+    cpu = [time.process_time()]              # the process's CPU time at each epoch's end
+
+    def on_epoch(record):
+        cpu.append(time.process_time())
     history = training.train_ch13(net, train, test, training.make_loss(), trainer, args.epochs,
-                                  devices, rng, batch_size=args.batch_size, progress=False)
+                                  devices, rng, batch_size=args.batch_size, progress=False,
+                                  on_epoch=on_epoch)
     epochs = [{'examples_per_sec': r['examples_per_sec'], 'test_auc': r['test_auc'],
                'epoch_examples_per_sec': len(train) / r['seconds'], 'seconds': r['seconds'],
-               'examples': len(train)} for r in history]
+               'cpu_examples_per_sec': len(train) / (cpu[i + 1] - cpu[i]),
+               'examples': len(train)} for i, r in enumerate(history)]
     if args.save_arrays:
         import numpy as onp
         onp.savez(args.save_arrays, train_x=train.features, train_y=train.labels,
                   test_x=test.features, test_y=test.labels, field_dims=train.field_dims)
     return {'epochs': epochs, 'parse_map_rows_per_sec': rows / min(times), 'rows': rows,
-            'parse_map_seconds': min(times)}
+            'parse_map_seconds': min(times), 'kernels': 'compiled' if kw.get('compiled') else 'plain'}
 
 
 def run_pytorch(args):
@@ -159,7 +175,7 @@ def run_pytorch(args):
     loss_fn = nn.BCELoss()
     epochs, n = [], len(y)
     for _ in range(args.epochs):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         order = torch.randperm(n)
         for lo in range(0, n, args.batch_size):
             idx = order[lo:lo + args.batch_size]
@@ -175,11 +191,12 @@ def run_pytorch(args):
         net.train()
         epoch_wall = time.perf_counter() - start
         epochs.append({'examples_per_sec': n / wall, 'epoch_examples_per_sec': n / epoch_wall,
+                       'cpu_examples_per_sec': n / (time.process_time() - cpu),
                        'seconds': epoch_wall, 'examples': n})
     return {'epochs': epochs, 'torch': torch.__version__}
 
 
-WORKERS = {'chapter': run_chapter, 'ours': run_ours, 'pytorch': run_pytorch,
+WORKERS = {'chapter': run_chapter, 'ours': run_ours, 'plain': run_ours, 'pytorch': run_pytorch,
            'before': run_ours}      # ours, from the checkout given by --before
 
 
@@ -225,7 +242,7 @@ def main(argv=None):
                    '(default: synthetic data generated into a temporary folder)')
     p.add_argument('--rows', type=int, default=40000, help='synthetic training rows (default 40000)')
     p.add_argument('--models', default='deepfm,fm', help='comma-separated: deepfm, fm')
-    p.add_argument('--pipelines', default='chapter,ours,pytorch')
+    p.add_argument('--pipelines', default='chapter,ours,plain,pytorch')
     p.add_argument('--epochs', type=int, default=5, help='epochs for ours and pytorch')
     p.add_argument('--chapter-epochs', type=int, default=2,
                    help="epochs for the chapter's pipeline (default 2: the first is a warm-up)")
@@ -285,7 +302,7 @@ def main(argv=None):
     results = {}
     arrays = os.path.join(tmp.name, 'arrays.npz')
     for model in models:
-        for pipeline in ('ours', 'before', 'chapter', 'pytorch'):  # ours first: it writes the arrays
+        for pipeline in ('ours', 'plain', 'before', 'chapter', 'pytorch'):  # ours first: it writes the arrays
             if pipeline not in pipelines:
                 continue
             extra = {'save_arrays': arrays} if pipeline == 'ours' else {}
@@ -297,8 +314,9 @@ def main(argv=None):
             # the first epoch is a warm-up: graph building and allocation (ours, pytorch), and
             # batches the DataLoader's workers prefetched before the clock started (chapter)
             steady = res['epochs'][1:] or res['epochs']
-            for key in ('examples_per_sec', 'epoch_examples_per_sec'):
-                res[key] = median([e[key] for e in steady])
+            for key in ('examples_per_sec', 'epoch_examples_per_sec', 'cpu_examples_per_sec'):
+                if key in steady[0]:
+                    res[key] = median([e[key] for e in steady])
             results[f'{pipeline}/{model}'] = res
             print(f'  {pipeline:<8}{model:<8}{res["examples_per_sec"]:>12,.0f} examples/s', flush=True)
 
@@ -320,7 +338,12 @@ def main(argv=None):
           "test-set evaluation included (what train_ch13 does each epoch)")
     for model in models:
         ours, torch_res = results.get(f'ours/{model}'), results.get(f'pytorch/{model}')
-        before = results.get(f'before/{model}')
+        before, plain = results.get(f'before/{model}'), results.get(f'plain/{model}')
+        if ours and plain:
+            print(f"ours ({ours['kernels']}) / plain ({model}): training pass "
+                  f"{ours['examples_per_sec'] / plain['examples_per_sec']:.2f}x, whole epoch "
+                  f"{ours['epoch_examples_per_sec'] / plain['epoch_examples_per_sec']:.2f}x, "
+                  f"per CPU second {ours['cpu_examples_per_sec'] / plain['cpu_examples_per_sec']:.2f}x")
         if ours and before:
             print(f"ours / before ({model}): training pass "
                   f"{ours['examples_per_sec'] / before['examples_per_sec']:.2f}x, whole epoch "
@@ -328,12 +351,25 @@ def main(argv=None):
         if ours and torch_res:
             ratio = ours['examples_per_sec'] / torch_res['examples_per_sec']
             epoch = ours['epoch_examples_per_sec'] / torch_res['epoch_examples_per_sec']
-            print(f'ours / pytorch ({model}): {ratio:.2f}x (training pass), {epoch:.2f}x (whole epoch)')
+            cpu = ours['cpu_examples_per_sec'] / torch_res['cpu_examples_per_sec']
+            print(f'ours / pytorch ({model}): {ratio:.2f}x (training pass), {epoch:.2f}x (whole '
+                  f'epoch), {cpu:.2f}x (whole epoch, examples per CPU second of the process)')
         chapter = results.get(f'chapter/{model}')
         if chapter:
             step = median([e['step_examples_per_sec'] for e in chapter['epochs']])
             print(f"chapter ({model}): its own 'examples/sec' (training step only) {step:,.0f}; "
                   f"DataLoader workers peak {chapter['peak_rss_child_mib']:,.0f} MiB each")
+    for model in models:                      # the targets: >= 400k examples/s, >= 6x every peer
+        ours = results.get(f'ours/{model}')
+        peers = {k.split('/')[0]: r['examples_per_sec'] for k, r in results.items()
+                 if k.endswith(f'/{model}') and k.split('/')[0] in ('chapter', 'pytorch')}
+        if ours:
+            rate = ours['examples_per_sec']
+            print(f"target ({model}): >= 400,000 examples/s: {'met' if rate >= 4e5 else 'not met'} "
+                  f"({rate:,.0f}); >= 6x every peer: " + (', '.join(
+                      f"{name} {rate / r:.1f}x ({'met' if rate >= 6 * r else 'not met'})"
+                      for name, r in peers.items()) or 'no peer run'))
+    print(f'load at the end: {os.getloadavg()[0]:.2f}')
     if args.json:
         from d2l_deepfm.files import write_json
         write_json(args.json, {'args': {k: v for k, v in vars(args).items()

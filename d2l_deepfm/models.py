@@ -17,11 +17,18 @@ stack of identity matrices, through `fully_connected`: oneDNN's GEMM), so `sum_f
 that way; and squares are `np.square` (forward and backward ~25x faster than `e ** 2`, ~7x
 faster than `e * e`). `d2l_deepfm.chapter` keeps the printed code, and the tests check both give
 the same numbers and gradients on the same parameters.
+
+With `compiled=True` (`--kernels`: on a CPU by default, where a C++ compiler builds it), the
+embedding lookups, the FM part and their gradients run as one fused C++ operator loaded into
+MXNet (d2l_deepfm/kernels/), and DeepFM's dropout draws its mask there: the same numbers (the
+dropout masks aside), computed in fewer passes. The formulas below stay the reference
+(tests/kernels/ compares both) and the fallback.
 """
 import mxnet as mx
 from mxnet.gluon import nn
 
 from . import numpy_mode  # noqa: F401  (MXNet's NumPy semantics, as the chapter)
+from .kernels import ops
 from .sparse import embedding
 
 
@@ -41,11 +48,14 @@ def sum_fields(F, e, num_fields, width):
 class FM(nn.HybridBlock):
     """Factorization machine (Rendle, 2010) with the chapter's parameter names."""
 
-    def __init__(self, field_dims, num_factors, sparse_grad=False, **kwargs):
+    def __init__(self, field_dims, num_factors, sparse_grad=False, compiled=False, **kwargs):
         super().__init__(**kwargs)
         num_inputs = int(sum(field_dims))
         self.num_fields, self.num_factors = len(field_dims), num_factors
-        # sparse_grad: row-sparse gradients and lazy Adam, for large vocabularies (sparse.py)
+        # sparse_grad: row-sparse gradients and lazy Adam, for large vocabularies (sparse.py);
+        # compiled: the fused operator of kernels/ (after kernels.load()), for dense gradients
+        # (with sparse_grad, sparse.LocalTables trains a compiled twin on the batch's rows)
+        self.compiled, self.fused = compiled, compiled and not sparse_grad
         self.embedding = embedding(num_inputs, num_factors, sparse_grad)
         self.fc = embedding(num_inputs, 1, sparse_grad)
         self.linear_layer = nn.Dense(1, use_bias=True, in_units=1)
@@ -60,6 +70,8 @@ class FM(nn.HybridBlock):
         return first_order + pairwise
 
     def hybrid_forward(self, F, x):
+        if self.fused:            # the same terms in one operator (kernels/fm_ops.cc)
+            return F.npx.sigmoid(ops.fm_part(F, x, self))
         return F.npx.sigmoid(self.fm_part(F, x, self.embedding(x)))
 
 
@@ -67,8 +79,8 @@ class DeepFM(FM):
     """DeepFM (Guo et al., 2017): the FM above plus an MLP over the same embeddings."""
 
     def __init__(self, field_dims, num_factors, mlp_dims, drop_rate=0.1, sparse_grad=False,
-                 **kwargs):
-        super().__init__(field_dims, num_factors, sparse_grad, **kwargs)
+                 compiled=False, **kwargs):
+        super().__init__(field_dims, num_factors, sparse_grad, compiled, **kwargs)
         input_dim = self.embed_output_dim = len(field_dims) * num_factors
         self.mlp = nn.HybridSequential()
         for dim in mlp_dims:
@@ -76,21 +88,28 @@ class DeepFM(FM):
             self.mlp.add(nn.Dropout(rate=drop_rate))
             input_dim = dim
         self.mlp.add(nn.Dense(in_units=input_dim, units=1))
+        if self.fused:            # the same dropout, its mask from a faster generator
+            ops.compile_dropouts(self.mlp)
 
     def hybrid_forward(self, F, x):
+        if self.fused:            # the FM part and the v_i side by side, in one operator
+            fm_part, inputs = ops.fm_part(F, x, self, embeddings=True)
+            return F.npx.sigmoid(fm_part + self.mlp(inputs))
         embed_x = self.embedding(x)
         inputs = embed_x.reshape(-1, self.embed_output_dim)
         return F.npx.sigmoid(self.fm_part(F, x, embed_x) + self.mlp(inputs))
 
 
-def build_model(name, field_dims, settings):
-    """FM or DeepFM from a run's settings ({'num_factors', 'mlp_dims', 'dropout', 'sparse_grad'}).
+def build_model(name, field_dims, settings, compiled=False):
+    """FM or DeepFM from a run's settings ({'num_factors', 'mlp_dims', 'dropout', 'sparse_grad'});
+    compiled: with the fused operators (kernels.choose), the same parameters and numbers.
 
     Fresh name counters: the same parameter names (and optimizer-state order) in every process,
     whatever was built before, so that checkpoints load into the right places."""
     sparse_grad = settings.get('sparse_grad', False)
     with mx.name.NameManager():
         if name == 'fm':
-            return FM(field_dims, settings['num_factors'], sparse_grad=sparse_grad)
+            return FM(field_dims, settings['num_factors'], sparse_grad=sparse_grad,
+                      compiled=compiled)
         return DeepFM(field_dims, settings['num_factors'], settings['mlp_dims'],
-                      settings['dropout'], sparse_grad=sparse_grad)
+                      settings['dropout'], sparse_grad=sparse_grad, compiled=compiled)

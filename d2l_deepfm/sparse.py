@@ -13,6 +13,8 @@ MXNet 1.9.1 computes row-sparse gradients in NumPy mode, but Gluon refuses to al
 buffers there ("mxnet.numpy.zeros does not support stype = row_sparse"); `RowSparseGrad`
 allocates them with the legacy NDArray API, which the optimizer accepts as is.
 """
+import math
+
 import numpy as onp
 import pandas as pd
 from mxnet import autograd, ndarray, np
@@ -68,13 +70,18 @@ class LocalTables:
          (checkpoints, --resume, wd_mult unchanged).
     The result equals the plain row-sparse step (tests/test_sparse.py). Used by
     training.train_ch13 for a model built with sparse_grad=True on one device (`for_model`).
+    With a model built compiled=True (kernels/), the twin runs the fused FM operator and step 4
+    updates the tables' rows with `d2l_rowwise_adam` instead (`_update_tables`): each touched
+    row of the weight and its two moments read and written once, the same lazy Adam with the
+    Trainer's own state and counts, without MXNet's O(vocabulary) part; trainer.step then
+    updates the other parameters.
     """
     FLAG_LIMIT = 1 << 24            # tables up to this many rows use the flag array
     enabled = True                  # False: MXNet's own row-sparse step (benchmarks compare)
 
     def __init__(self, net, loss, trainer, device):
         self.net, self.loss, self.trainer, self.device = net, loss, trainer, device
-        self.num_fields = net.num_fields
+        self.num_fields, self.fused_adam = net.num_fields, net.compiled
         self.rows = int(net.embedding.weight.shape[0])
         self.twin, self.capacity = None, 0
         if self.rows <= self.FLAG_LIMIT:
@@ -97,7 +104,9 @@ class LocalTables:
         net, cap = self.net, batch_size * self.num_fields
         dims = [batch_size] * self.num_fields
         cls = type(net)
-        twin = cls(dims, net.num_factors, []) if hasattr(net, 'mlp') else cls(dims, net.num_factors)
+        compiled = net.compiled                 # the twin's tables are dense: they can be fused
+        twin = cls(dims, net.num_factors, [], compiled=compiled) if hasattr(net, 'mlp') \
+            else cls(dims, net.num_factors, compiled=compiled)
         twin.linear_layer = net.linear_layer
         if hasattr(net, 'mlp'):
             twin.mlp = net.mlp
@@ -136,6 +145,10 @@ class LocalTables:
         with autograd.record():
             loss = self.loss(self.twin(x), t)
         loss.backward()
+        if self.fused_adam:
+            self._update_tables(n, rows, len(y))
+            self.trainer.step(len(y), ignore_stale_grad=True)      # the tables' grads are stale
+            return [loss]
         for big, small in self.tables:           # their gradients, as net's row-sparse gradient
             grad = ndarray.sparse.row_sparse_array(
                 (small.grad().as_nd_ndarray()[:n], rows), shape=big.shape, ctx=self.device)
@@ -143,3 +156,29 @@ class LocalTables:
             big.data()._fresh_grad = True
         self.trainer.step(len(y))
         return [loss]
+
+    def _update_tables(self, n, rows, batch_size):
+        """Lazy Adam on the batch's rows of each table (`rows`, gradients: the twin's first n
+        rows), as trainer.step's adam_update would do it, in one fused pass per table."""
+        trainer = self.trainer
+        updater, opt = trainer._updaters[0], trainer._optimizer
+        for big, small in self.tables:
+            index = trainer._param2idx[big.name]
+            weight = _legacy(big.data())
+            if index not in updater.states:
+                updater.states[index] = opt.create_state_multi_precision(index, weight)
+                updater.states_synced[index] = True
+            mean, var = updater.states[index]
+            opt._update_count(index)
+            t = opt._index_update_count[index]
+            lr = opt._get_lr(index) * math.sqrt(1 - opt.beta2 ** t) / (1 - opt.beta1 ** t)
+            ndarray.d2l_rowwise_adam(
+                weight, _legacy(mean), _legacy(var), _legacy(small.grad())[:n], rows, lr=lr,
+                wd=opt._get_wd(index), beta1=opt.beta1, beta2=opt.beta2, epsilon=opt.epsilon,
+                rescale_grad=trainer._scale / batch_size,
+                clip_gradient=opt.clip_gradient if opt.clip_gradient else -1.0)
+
+
+def _legacy(a):
+    """The legacy NDArray view of an array (extension operators take those)."""
+    return a.as_nd_ndarray() if hasattr(a, 'as_nd_ndarray') else a

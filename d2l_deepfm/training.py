@@ -54,12 +54,27 @@ def iter_batches(features, labels, batch_size, rng=None):
 
 
 def split_and_load(X, y, devices):
-    """Split a host batch across the devices (gluon.utils.split_and_load, uneven batches allowed)."""
+    """Split a host batch across the devices (gluon.utils.split_and_load, uneven batches allowed).
+
+    On one CPU the batch is handed over without a synchronous copy (a private numpy copy that
+    MXNet then shares, `from_numpy(zero_copy=True)`): a synchronous copy waits for the engine to
+    finish the previous step, so Python could not prepare the next one meanwhile."""
+    if len(devices) == 1 and devices[0].device_type == 'cpu':
+        return [_shared(X)], [_shared(onp.asarray(y).reshape(-1, 1))]
     if len(devices) == 1:
         return [np.array(X, ctx=devices[0])], [np.array(y.reshape(-1, 1), ctx=devices[0])]
     xs = gluon.utils.split_and_load(X, devices, even_split=False)
     ys = gluon.utils.split_and_load(y.reshape(-1, 1), devices, even_split=False)
     return xs, ys
+
+
+def _shared(a):
+    """An MXNet array on the CPU over a fresh copy of `a` (no engine wait); other dtypes than
+    int32, int64 and float32 as np.array makes them."""
+    a = onp.asarray(a)
+    if a.dtype not in (onp.int32, onp.int64, onp.float32):
+        return np.array(a)
+    return mx.nd.from_numpy(onp.array(a, order='C', copy=True), zero_copy=True).as_np_ndarray()
 
 
 def predict(net, features, devices, batch_size=8192):

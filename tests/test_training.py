@@ -151,3 +151,16 @@ def test_scores_are_sklearns(n):
     assert got['auc'] == pytest.approx(roc_auc_score(y, p), rel=1e-12)
     assert got['acc'] == accuracy_score(y, p > 0.5)
     assert onp.isnan(training.scores(onp.ones(n), p)['auc'])
+
+
+def test_split_and_load_on_one_cpu_copies_the_batch_and_keeps_its_types():
+    X = onp.arange(12, dtype=onp.int32).reshape(4, 3)
+    y = onp.array([0, 1, 1, 0], dtype=onp.float32)
+    (x,), (t,) = training.split_and_load(X, y, [mx.cpu()])
+    X[:] = -1                                  # the caller reuses its buffer: MXNet's copy stays
+    y[:] = 5
+    assert x.dtype == onp.int32 and t.dtype == onp.float32 and t.shape == (4, 1)
+    onp.testing.assert_array_equal(x.asnumpy(), onp.arange(12).reshape(4, 3))
+    onp.testing.assert_array_equal(t.asnumpy().ravel(), [0, 1, 1, 0])
+    (x,), _ = training.split_and_load(onp.arange(6, dtype=onp.uint8).reshape(2, 3), y[:2], [mx.cpu()])
+    onp.testing.assert_array_equal(x.asnumpy(), onp.arange(6).reshape(2, 3))

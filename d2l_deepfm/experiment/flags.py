@@ -18,6 +18,7 @@ from typing import Any, List, Optional, Union
 from .. import options as types
 from ..errors import ConfigError
 from ..inputs.layout import FORMATS
+from ..kernels import SETTINGS as KERNELS
 from .protocol import CHAPTER, DEFAULT_MODELS, MODEL_CHOICES, PROTOCOLS
 
 KVSTORES = ('device', 'local', 'dist_sync', 'dist_async', 'dist_device_sync')
@@ -121,6 +122,9 @@ OPTIONS = (
       default=1 << 20),
     O('--kvstore', 'train.kvstore', 'Gluon kvstore; dist_* run under python -m d2l_deepfm.launch, '
       'one shard per worker, outputs from rank 0', default='device', choices=KVSTORES),
+    O('--kernels', 'train.kernels', "compiled CPU operators for the FM part, DeepFM's dropout and "
+      'the sparse Adam (auto: on a CPU when they build, else MXNet\'s own with one line saying why; '
+      'on: required; off: MXNet\'s own)', default='auto', choices=KERNELS),
     O('--out', 'output.out', 'the run folder (default: a new runs/<date>_<time>; runs/latest points '
       'at the newest finished run); a finished run is replaced only when named here'),
     O('--results', 'output.results', 'results table that gets the lines of each finished run '

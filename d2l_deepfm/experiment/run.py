@@ -25,7 +25,7 @@ from ..files import atomic_write, check_output, write_json
 from ..inputs.checks import check_both_classes, enforce_strict
 from ..datasets.download import default_data, has_ctr_files
 from ..models import build_model
-from .. import sparse
+from .. import kernels, sparse
 from ..distributed.cluster import Cluster
 from ..run_folder import RunFolder
 from ..store.memmap import load_for_training
@@ -138,8 +138,9 @@ def train_one(name, train, test, config, devices, log=print, valid=None, seed=No
     if sparse.choose(setting, int(train.field_dims.sum())):
         settings['sparse_grad'] = True       # recorded only when on: the chapter's config is unchanged
         log(f'{name}: row-sparse embedding gradients, lazy Adam (--sparse-grad {config.model.sparse_grad})')
+    compiled = kernels.choose(t.kernels, devices, log)      # the same numbers, another speed
     rng = training.seed_everything(seed)
-    net = training.initialize(build_model(name, train.field_dims, settings), devices)
+    net = training.initialize(build_model(name, train.field_dims, settings, compiled), devices)
     trainer = training.make_trainer(net, settings['lr'], kvstore=cluster.kvstore,
                                     wd=settings.get('wd', 0.0),
                                     wd_embedding=settings.get('wd_embedding'))
@@ -166,7 +167,8 @@ def train_one(name, train, test, config, devices, log=print, valid=None, seed=No
                                   progress=config.output.progress, desc=tag,
                                   history=history, valid_data=valid, on_epoch=on_epoch, seed=seed,
                                   batches=batches)
-    result = {'config': settings, 'seed': seed, 'epochs': history, 'final': history[-1]}
+    result = {'config': settings, 'kernels': kernels.path_name(compiled), 'seed': seed,
+              'epochs': history, 'final': history[-1]}
     if stopper is not None:
         stopper.restore()
         result.update(final=best_record(history, stopper.best_epoch), best_epoch=stopper.best_epoch)

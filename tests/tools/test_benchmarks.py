@@ -18,8 +18,9 @@ def test_throughput_compares_with_the_chapter(tmp_path):
     out = tmp_path / 'bench.json'
     text = bench('throughput.py', '--rows', '4200', '--epochs', '2', '--models', 'fm',
                  '--batch-size', '256',
-                 '--pipelines', 'chapter,ours', '--parse-repeats', '1', '--json', str(out))
+                 '--pipelines', 'chapter,ours,plain', '--parse-repeats', '1', '--json', str(out))
     assert 'vs chapter' in text and 'parse+map rows/s' in text
+    assert ' / plain (fm): training pass ' in text and 'target (fm): >= 400,000 examples/s' in text
     results = json.loads(out.read_text())['results']
     ours, chapter = results['ours/fm'], results['chapter/fm']
     assert len(ours['epochs']) == 2 and len(chapter['epochs']) == 2
@@ -28,6 +29,7 @@ def test_throughput_compares_with_the_chapter(tmp_path):
     assert ours['epoch_examples_per_sec'] < ours['examples_per_sec']      # evaluation costs time
     assert ours['examples_per_sec'] == ours['epochs'][1]['examples_per_sec']   # after the warm-up
     assert ours['parse_map_rows_per_sec'] > 0 and ours['peak_rss_mib'] > 0
+    assert results['plain/fm']['kernels'] == 'plain'
 
 
 def test_vocabulary_times_dense_and_sparse():
@@ -50,8 +52,10 @@ def test_store_training_and_preprocess_memory(tmp_path):
                        env={**os.environ, 'PYTHONPATH': ROOT})
     assert r.returncode == 0, r.stderr
     text = bench('store_training.py', '--store', str(tmp_path / 's'), '--rows', '4096',
-                 '--rounds', '1', '--epochs', '1', '--pipelines', 'local,mxsparse', '--pieces')
+                 '--rounds', '1', '--epochs', '1', '--pipelines', 'compiled,local,mxsparse',
+                 '--pieces')
     assert 'local / mxsparse' in text and 'row-sparse gradient' in text
+    assert 'compiled / local' in text and 'target: >= 250,000 examples/s' in text
 
 
 def test_predict_speed_times_start_up_and_throughput(tmp_path):
