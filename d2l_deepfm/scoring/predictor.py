@@ -20,7 +20,7 @@ import numpy as onp
 from ..errors import DataError
 from ..inputs.reader import read
 from ..inputs.layout import Layout, positional_columns, request, resolve
-from ..inputs.tabular import fast_path
+from ..inputs.reader import fast_path
 from ..mapping import apply_mapping, field_dims_of, hash_indices, hashed_feature_map, offsets_of
 from ..metrics import scores
 from . import trained, weights

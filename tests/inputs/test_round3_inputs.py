@@ -8,7 +8,7 @@ import shutil
 from d2l_deepfm.cli import predict_command as predict, train_command as train
 from d2l_deepfm.data import CTRDataset
 from d2l_deepfm.datasets import synthetic
-from d2l_deepfm.inputs import formats
+from d2l_deepfm.inputs import reader as formats
 from d2l_deepfm.inputs.checks import is_header
 from d2l_deepfm.inputs.text import read_bytes, stream_blocks
 from helpers import assert_one_error_line, call_main
