@@ -28,3 +28,6 @@ PROTOCOLS = {
 # samples (docs/defaults.md).
 DEFAULT_MODELS = {'fm': {'lr': 0.001, 'wd': 30, 'wd_embedding': 300},
                   'deepfm': {'lr': 0.001, 'wd': 3, 'wd_embedding': 300, 'mlp_dims': [400, 400, 400]}}
+# A store without a validation split: the default protocol holds out valid_fraction of its
+# training rows, at most this many (held in memory; enough for the picked epoch to be stable).
+STORE_VALID_ROWS = 100_000

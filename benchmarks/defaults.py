@@ -1,0 +1,272 @@
+"""Candidate protocols side by side: the table behind docs/defaults.md, and the speed ratio.
+
+    OMP_NUM_THREADS=1 python benchmarks/defaults.py --work /tmp/defaults run --shard 0/2 &
+    OMP_NUM_THREADS=1 python benchmarks/defaults.py --work /tmp/defaults run --shard 1/2
+    python benchmarks/defaults.py --work /tmp/defaults table
+
+Each candidate protocol trains FM and DeepFM on every dataset and seed: train on the training
+rows, pick the epoch on validation logloss (early stopping), report the test metrics of that
+epoch. LR (C picked on validation) is fitted once per dataset. Datasets:
+
+  criteo, avazu       the shared samples with their own train/valid/test files
+                      (CRITEO/AVAZU folders: --criteo, --avazu; skipped when missing)
+  criteo-rK, avazu-rK the same rows pooled and re-split (seed K: 10% test, 10% validation)
+  d0, d2              planted data (scripts/planted_family.py; d0 is the default data), with
+                      the default protocol's 10% validation hold-out
+
+`run` appends one JSON line per (candidate, dataset, seed, model) to WORK/results.jsonl and
+skips what is there already (so it can be stopped and resumed, and sharded over two processes);
+`table` prints, per dataset, each candidate's test AUC, logloss, picked epoch / epochs trained
+and training seconds (means over the seeds), and the speed ratio: DeepFM's training examples/s
+under each candidate over the same package's at the chapter's shapes (batch 2048, MLP 30-20-10,
+10 factors), measured in the same run on the same data. A benchmark, not a test: the load moves
+the seconds, the ratios hold better.
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, 'scripts'))
+
+SHARED = '/work/shared/data'
+# name: batch, per-model Adam step, DeepFM's MLP, L2 penalties (times 1/n: first-order/bias/MLP,
+# factors), patience, epoch cap. 'chapter' is the chapter's shapes and steps (no penalty) with
+# early stopping: the speed reference.
+CANDIDATES = {
+    'chapter': dict(batch=2048, lr={'fm': 0.02, 'deepfm': 0.01}, mlp=[30, 20, 10],
+                    wd={'fm': None, 'deepfm': None}, patience=3, epochs=30),
+    'b1024-128': dict(batch=1024, lr={'fm': 0.01, 'deepfm': 0.003}, mlp=[128, 64],
+                      wd={'fm': (30, 300), 'deepfm': (3, 300)}, patience=3, epochs=50),
+    'b1024-30': dict(batch=1024, lr={'fm': 0.01, 'deepfm': 0.003}, mlp=[30, 20, 10],
+                     wd={'fm': (30, 300), 'deepfm': (3, 300)}, patience=3, epochs=50),
+    'b512-128': dict(batch=512, lr={'fm': 0.005, 'deepfm': 0.002}, mlp=[128, 64],
+                     wd={'fm': (30, 300), 'deepfm': (3, 300)}, patience=3, epochs=50),
+    'b2048-128': dict(batch=2048, lr={'fm': 0.02, 'deepfm': 0.005}, mlp=[128, 64],
+                      wd={'fm': (30, 300), 'deepfm': (3, 300)}, patience=3, epochs=50),
+    'b1024-400': dict(batch=1024, lr={'fm': 0.01, 'deepfm': 0.003}, mlp=[400, 400, 400],
+                      wd={'fm': (30, 300), 'deepfm': (3, 300)}, patience=3, epochs=50),
+    'b512-f3': dict(batch=512, lr={'fm': 0.003, 'deepfm': 0.002}, mlp=[128, 64],
+                    wd={'fm': (30, 300), 'deepfm': (3, 300)}, patience=3, epochs=50),
+    'b512-64': dict(batch=512, lr={'fm': 0.003, 'deepfm': 0.002}, mlp=[64, 32],
+                    wd={'fm': (30, 300), 'deepfm': (3, 300)}, patience=3, epochs=50),
+    'b1024-f5': dict(batch=1024, lr={'fm': 0.005, 'deepfm': 0.002}, mlp=[128, 64],
+                     wd={'fm': (30, 300), 'deepfm': (3, 300)}, patience=3, epochs=50),
+    'b1024-f3': dict(batch=1024, lr={'fm': 0.003, 'deepfm': 0.003}, mlp=[128, 64],
+                     wd={'fm': (30, 300), 'deepfm': (3, 300)}, patience=3, epochs=50),
+    'before': dict(batch=256, lr={'fm': 0.001, 'deepfm': 0.001}, mlp=[400, 400, 400],
+                   wd={'fm': (30, 300), 'deepfm': (3, 300)}, patience=3, epochs=30),
+}
+DATASETS = ('criteo', 'avazu', 'criteo-r1', 'avazu-r1', 'd0', 'd2')
+
+
+def pooled(work, name, folder, ext, header):
+    """The sample's train, valid and test files as one file (one header line for CSV)."""
+    path = os.path.join(work, f'{name}-pooled.{ext}')
+    if not os.path.exists(path):
+        with open(path + '.tmp', 'w') as out:
+            for i, part in enumerate(('train', 'valid', 'test')):
+                with open(os.path.join(folder, f'{part}.{ext}')) as f:
+                    lines = f.readlines()
+                out.writelines(lines[1:] if header and i else lines)
+        os.replace(path + '.tmp', path)
+    return path
+
+
+def load(name, work, criteo, avazu):
+    """(train, valid, test) of a dataset, or None when its files are missing."""
+    from d2l_deepfm.experiment.splits import load_splits
+    base, _, resplit = name.partition('-r')
+    if base in ('criteo', 'avazu'):
+        folder, ext = (criteo, 'txt') if base == 'criteo' else (avazu, 'csv')
+        if not os.path.isfile(os.path.join(folder, f'train.{ext}')):
+            return None
+        if not resplit:
+            return load_splits(os.path.join(folder, f'train.{ext}'),
+                               os.path.join(folder, f'test.{ext}'), base,
+                               valid_path=os.path.join(folder, f'valid.{ext}'))
+        path = pooled(work, base, folder, ext, header=base == 'avazu')
+        return load_splits(path, None, base, valid_fraction=0.1, test_fraction=0.1,
+                           split_seed=int(resplit))
+    import planted_family
+    folder = os.path.join(work, 'planted', name)
+    if not os.path.isfile(os.path.join(folder, 'test.csv')):
+        planted_family.write(folder, *planted_family.FAMILY[name])
+    return load_splits(os.path.join(folder, 'train.csv'), os.path.join(folder, 'test.csv'),
+                       valid_fraction=0.1)
+
+
+def train(model, cand, data, seed):
+    """One model under one candidate: the result line (test metrics of the picked epoch)."""
+    import mxnet as mx
+    from d2l_deepfm.experiment.config import ModelConfig, OutputConfig, RunConfig, TrainConfig
+    from d2l_deepfm.experiment.run import train_one
+    tr, valid, test = data
+    c = CANDIDATES[cand]
+    wd = c['wd'][model]
+    config = RunConfig(model=ModelConfig(model=model, lr=c['lr'][model],
+                                         mlp_dims=c['mlp'] if model == 'deepfm' else None),
+                       train=TrainConfig(epochs=c['epochs'], batch_size=c['batch'],
+                                         patience=c['patience'],
+                                         protocol='chapter' if wd is None else 'default'),
+                       output=OutputConfig(out='/tmp/unused', progress=False))
+    penalties = None if wd is None else {'wd': wd[0] / len(tr), 'wd_embedding': wd[1] / len(tr)}
+    r = train_one(model, tr, test, config, [mx.cpu()], lambda *a, **k: None, valid=valid,
+                  seed=seed, save=False, penalties=penalties)
+    epochs = r['epochs']
+    speeds = [e['examples_per_sec'] for e in epochs[1:]] or [epochs[0]['examples_per_sec']]
+    return {'auc': r['final']['test_auc'], 'logloss': r['final']['test_logloss'],
+            'epoch': r['best_epoch'], 'trained': len(epochs), 'cap': c['epochs'],
+            'seconds': sum(e['seconds'] for e in epochs),
+            'examples_per_sec': statistics.median(speeds)}
+
+
+def fit_lr(data):
+    from d2l_deepfm.experiment.baseline import train_lr
+    tr, valid, test = data
+    r = train_lr(tr, test, valid)
+    return {'auc': r['final']['test_auc'], 'logloss': r['final']['test_logloss'], 'epoch': None,
+            'trained': None, 'seconds': r['final']['seconds'], 'C': r['config']['C']}
+
+
+def read_lines(path):
+    if not os.path.isfile(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def run(args):
+    path = os.path.join(args.work, 'results.jsonl')
+    done = {(r['candidate'], r['dataset'], r['seed'], r['model']) for r in read_lines(path)}
+    jobs = [(d, cand, s, m) for d in args.datasets for cand in args.candidates
+            for s in args.seeds for m in ('fm', 'deepfm')]
+    jobs += [(d, 'lr', 0, 'lr') for d in args.datasets]
+    index, count = map(int, args.shard.split('/'))
+    cache = {}
+    for i, (d, cand, seed, model) in enumerate(jobs):
+        if i % count != index or (cand, d, seed, model) in done:
+            continue
+        if d not in cache:
+            cache = {d: load(d, args.work, args.criteo, args.avazu)}   # one dataset in memory
+        if cache[d] is None:
+            continue
+        line = fit_lr(cache[d]) if model == 'lr' else train(model, cand, cache[d], seed)
+        line.update(candidate=cand, dataset=d, seed=seed, model=model, rows=len(cache[d][0]))
+        print(json.dumps(line), flush=True)
+        with open(path, 'a') as f:
+            f.write(json.dumps(line) + '\n')
+
+
+def speed(args):
+    """DeepFM's training examples/s under each candidate's batch and MLP against the chapter's
+    shapes (batch 2048, MLP 30-20-10, 10 factors), interleaved on the same data in one run: each
+    round trains every shape for a few epochs; the median over the rounds of each shape's median
+    epoch (after the first) is its figure."""
+    import mxnet as mx
+    from d2l_deepfm import training
+    from d2l_deepfm.models import DeepFM
+    figures = {}
+    for d in args.datasets:
+        data = load(d, args.work, args.criteo, args.avazu)
+        if data is None:
+            continue
+        tr, _, test = data
+        shapes = {c: (CANDIDATES[c]['batch'], tuple(CANDIDATES[c]['mlp'])) for c in args.candidates}
+        shapes['chapter'] = (2048, (30, 20, 10))
+        runs = {c: [] for c in shapes}
+        for _ in range(args.rounds):
+            for c, (batch, mlp) in shapes.items():
+                net = training.initialize(DeepFM(tr.field_dims, 10, list(mlp), 0.1), [mx.cpu()])
+                history = training.train_ch13(
+                    net, tr, test, training.make_loss(), training.make_trainer(net, 0.002),
+                    args.epochs, [mx.cpu()], training.seed_everything(0), batch_size=batch,
+                    progress=False)
+                runs[c].append(statistics.median(r['examples_per_sec'] for r in history[1:]))
+        ref = statistics.median(runs['chapter'])
+        print(f"\n{d} ({len(tr)} rows): DeepFM training examples/s, median of {args.rounds} rounds "
+              f"of {args.epochs} epochs; x chapter = over the chapter's shapes")
+        for c, (batch, mlp) in shapes.items():
+            v = statistics.median(runs[c])
+            figures[d, c] = v / ref
+            print(f"  {c:<11} batch {batch:<5} MLP {'-'.join(map(str, mlp)):<12}{v:>9.0f} ex/s"
+                  f"{v / ref:>7.2f} x chapter")
+    return figures
+
+
+def mean(values):
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else float('nan')
+
+
+def table(args):
+    lines = read_lines(os.path.join(args.work, 'results.jsonl'))
+    by = {}
+    for r in lines:
+        by.setdefault((r['dataset'], r['candidate'], r['model']), []).append(r)
+    for d in args.datasets:
+        rows = [k for k in by if k[0] == d]
+        if not rows:
+            continue
+        lr = by.get((d, 'lr', 'lr'), [{}])[0]
+        print(f"\n{d} ({lines[[i for i, r in enumerate(lines) if r['dataset'] == d][0]]['rows']} "
+              f"training rows): LR {lr.get('auc', float('nan')):.4f} "
+              f"(logloss {lr.get('logloss', float('nan')):.4f}, C {lr.get('C')})")
+        print(f"{'candidate':<11}{'model':<7}{'AUC':>8}{'logloss':>9}  {'epoch/trained (cap)':<22}"
+              f"{'s':>6}{'ex/s':>9}{'x chapter':>10}  seeds")
+        ref = by.get((d, 'chapter', 'deepfm'))
+        ref_speed = mean([r['examples_per_sec'] for r in ref]) if ref else None
+        for cand in args.candidates:
+            for model in ('fm', 'deepfm'):
+                rs = by.get((d, cand, model))
+                if not rs:
+                    continue
+                speed = mean([r['examples_per_sec'] for r in rs])
+                epochs = ','.join(f"{r['epoch']}/{r['trained']}" for r in rs) + f" ({rs[0]['cap']})"
+                ratio = f'{speed / ref_speed:>10.2f}' if ref_speed and model == 'deepfm' else f"{'':>10}"
+                print(f"{cand:<11}{model:<7}{mean([r['auc'] for r in rs]):>8.4f}"
+                      f"{mean([r['logloss'] for r in rs]):>9.4f}  {epochs:<22}"
+                      f"{mean([r['seconds'] for r in rs]):>6.1f}{speed:>9.0f}{ratio}  "
+                      f"{','.join(str(r['seed']) for r in rs)}")
+    print('\nmean test AUC over the datasets run (DeepFM − max(FM, LR) in brackets):')
+    for cand in args.candidates:
+        cells = []
+        for d in args.datasets:
+            fm, dfm = by.get((d, cand, 'fm')), by.get((d, cand, 'deepfm'))
+            lr = by.get((d, 'lr', 'lr'))
+            if fm and dfm and lr:
+                a, b, c = mean([r['auc'] for r in fm]), mean([r['auc'] for r in dfm]), lr[0]['auc']
+                cells.append(f"{d} FM {a:.4f} DeepFM {b:.4f} [{b - max(a, c):+.4f}]")
+        if cells:
+            print(f'{cand:<11}' + '; '.join(cells))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--work', default='/tmp/defaults', help='datasets and results.jsonl go here')
+    p.add_argument('--criteo', default=os.path.join(SHARED, 'criteo_sample'))
+    p.add_argument('--avazu', default=os.path.join(SHARED, 'avazu_sample'))
+    p.add_argument('--datasets', type=lambda s: s.split(','), default=list(DATASETS))
+    p.add_argument('--candidates', type=lambda s: s.split(','), default=list(CANDIDATES))
+    p.add_argument('--seeds', type=lambda s: [int(x) for x in s.split(',')], default=[0, 1])
+    sub = p.add_subparsers(dest='command', required=True)
+    r = sub.add_parser('run', help='train what is not in WORK/results.jsonl yet')
+    r.add_argument('--shard', default='0/1', help='I/N: this process takes every N-th job')
+    sub.add_parser('table', help='print the table of candidates')
+    sp = sub.add_parser('speed', help="DeepFM's examples/s under each candidate vs the chapter's "
+                                      'shapes, interleaved on the same data')
+    sp.add_argument('--rounds', type=int, default=3)
+    sp.add_argument('--epochs', type=int, default=4)
+    args = p.parse_args(argv)
+    os.makedirs(args.work, exist_ok=True)
+    unknown = [c for c in args.candidates if c not in CANDIDATES]
+    if unknown:
+        p.error(f'unknown candidates: {", ".join(unknown)}')
+    return {'run': run, 'table': table, 'speed': speed}[args.command](args) and 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
