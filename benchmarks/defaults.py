@@ -57,6 +57,18 @@ CANDIDATES = {
                      wd={'fm': (30, 300), 'deepfm': (3, 300)}, patience=3, epochs=50),
     'b1024-f3': dict(batch=1024, lr={'fm': 0.003, 'deepfm': 0.003}, mlp=[128, 64],
                      wd={'fm': (30, 300), 'deepfm': (3, 300)}, patience=3, epochs=50),
+    # variants of b512-f3 for one model (the other model's numbers are b512-f3's)
+    'f-wde1000': dict(batch=512, lr={'fm': 0.003}, mlp=None, wd={'fm': (30, 1000)}, patience=3,
+                      epochs=50, models=('fm',), base='b512-f3'),
+    'f-lr2': dict(batch=512, lr={'fm': 0.002}, mlp=None, wd={'fm': (30, 300)}, patience=3,
+                  epochs=50, models=('fm',), base='b512-f3'),
+    'd-wd10': dict(batch=512, lr={'deepfm': 0.002}, mlp=[128, 64], wd={'deepfm': (10, 300)},
+                   patience=3, epochs=50, models=('deepfm',), base='b512-f3'),
+    'd-wde1000': dict(batch=512, lr={'deepfm': 0.002}, mlp=[128, 64], wd={'deepfm': (3, 1000)},
+                      patience=3, epochs=50, models=('deepfm',), base='b512-f3'),
+    'd-drop3': dict(batch=512, lr={'deepfm': 0.002}, mlp=[128, 64], wd={'deepfm': (3, 300)},
+                    patience=3, epochs=50, models=('deepfm',), dropout=0.3,
+                    base='b512-f3'),
     'before': dict(batch=256, lr={'fm': 0.001, 'deepfm': 0.001}, mlp=[400, 400, 400],
                    wd={'fm': (30, 300), 'deepfm': (3, 300)}, patience=3, epochs=30),
 }
@@ -108,7 +120,8 @@ def train(model, cand, data, seed):
     c = CANDIDATES[cand]
     wd = c['wd'][model]
     config = RunConfig(model=ModelConfig(model=model, lr=c['lr'][model],
-                                         mlp_dims=c['mlp'] if model == 'deepfm' else None),
+                                         mlp_dims=c['mlp'] if model == 'deepfm' else None,
+                                         dropout=c.get('dropout') if model == 'deepfm' else None),
                        train=TrainConfig(epochs=c['epochs'], batch_size=c['batch'],
                                          patience=c['patience'],
                                          protocol='chapter' if wd is None else 'default'),
@@ -143,7 +156,7 @@ def run(args):
     path = os.path.join(args.work, 'results.jsonl')
     done = {(r['candidate'], r['dataset'], r['seed'], r['model']) for r in read_lines(path)}
     jobs = [(d, cand, s, m) for d in args.datasets for cand in args.candidates
-            for s in args.seeds for m in ('fm', 'deepfm')]
+            for s in args.seeds for m in CANDIDATES[cand].get('models', ('fm', 'deepfm'))]
     jobs += [(d, 'lr', 0, 'lr') for d in args.datasets]
     index, count = map(int, args.shard.split('/'))
     cache = {}
@@ -202,11 +215,40 @@ def mean(values):
     return sum(values) / len(values) if values else float('nan')
 
 
-def table(args):
+def grouped(args):
     lines = read_lines(os.path.join(args.work, 'results.jsonl'))
     by = {}
     for r in lines:
         by.setdefault((r['dataset'], r['candidate'], r['model']), []).append(r)
+    return lines, by
+
+
+def markdown(args):
+    """Per dataset, a markdown table: each candidate's FM and DeepFM (means over the seeds)."""
+    lines, by = grouped(args)
+    for d in args.datasets:
+        lr = by.get((d, 'lr', 'lr'))
+        if not lr:
+            continue
+        print(f"\n**{d}** ({lr[0]['rows']:,} training rows; LR {lr[0]['auc']:.4f} / "
+              f"{lr[0]['logloss']:.4f}, C {lr[0]['C']})\n")
+        print('| candidate | FM AUC | FM logloss | FM epoch/trained | FM s | DeepFM AUC | '
+              'DeepFM logloss | DeepFM epoch/trained | DeepFM s |')
+        print('|---|---:|---:|---|---:|---:|---:|---|---:|')
+        for cand in args.candidates:
+            cells = []
+            for model in ('fm', 'deepfm'):
+                rs = by.get((d, cand, model))
+                cells += ([f"{mean([r['auc'] for r in rs]):.4f}",
+                           f"{mean([r['logloss'] for r in rs]):.4f}",
+                           ' '.join(f"{r['epoch']}/{r['trained']}" for r in rs),
+                           f"{mean([r['seconds'] for r in rs]):.1f}"] if rs else ['–'] * 4)
+            if set(cells) != {'–'}:
+                print(f"| {cand} | " + ' | '.join(cells) + ' |')
+
+
+def table(args):
+    lines, by = grouped(args)
     for d in args.datasets:
         rows = [k for k in by if k[0] == d]
         if not rows:
@@ -216,9 +258,7 @@ def table(args):
               f"training rows): LR {lr.get('auc', float('nan')):.4f} "
               f"(logloss {lr.get('logloss', float('nan')):.4f}, C {lr.get('C')})")
         print(f"{'candidate':<11}{'model':<7}{'AUC':>8}{'logloss':>9}  {'epoch/trained (cap)':<22}"
-              f"{'s':>6}{'ex/s':>9}{'x chapter':>10}  seeds")
-        ref = by.get((d, 'chapter', 'deepfm'))
-        ref_speed = mean([r['examples_per_sec'] for r in ref]) if ref else None
+              f"{'s':>6}{'ex/s':>9}  seeds")
         for cand in args.candidates:
             for model in ('fm', 'deepfm'):
                 rs = by.get((d, cand, model))
@@ -226,22 +266,31 @@ def table(args):
                     continue
                 speed = mean([r['examples_per_sec'] for r in rs])
                 epochs = ','.join(f"{r['epoch']}/{r['trained']}" for r in rs) + f" ({rs[0]['cap']})"
-                ratio = f'{speed / ref_speed:>10.2f}' if ref_speed and model == 'deepfm' else f"{'':>10}"
                 print(f"{cand:<11}{model:<7}{mean([r['auc'] for r in rs]):>8.4f}"
                       f"{mean([r['logloss'] for r in rs]):>9.4f}  {epochs:<22}"
-                      f"{mean([r['seconds'] for r in rs]):>6.1f}{speed:>9.0f}{ratio}  "
+                      f"{mean([r['seconds'] for r in rs]):>6.1f}{speed:>9.0f}  "
                       f"{','.join(str(r['seed']) for r in rs)}")
-    print('\nmean test AUC over the datasets run (DeepFM − max(FM, LR) in brackets):')
+    print('\nsummary per candidate (test AUC means over the seeds; a variant of one model takes '
+          "the other model's numbers from its base):")
+    print(f"{'candidate':<11}{'group':<8}{'sets':>5}{'FM':>8}{'DeepFM':>8}{'LR':>8}"
+          f"{'min FM−LR':>11}{'min DFM−max':>12}{'DFM s':>7}")
     for cand in args.candidates:
-        cells = []
-        for d in args.datasets:
-            fm, dfm = by.get((d, cand, 'fm')), by.get((d, cand, 'deepfm'))
-            lr = by.get((d, 'lr', 'lr'))
-            if fm and dfm and lr:
-                a, b, c = mean([r['auc'] for r in fm]), mean([r['auc'] for r in dfm]), lr[0]['auc']
-                cells.append(f"{d} FM {a:.4f} DeepFM {b:.4f} [{b - max(a, c):+.4f}]")
-        if cells:
-            print(f'{cand:<11}' + '; '.join(cells))
+        base = CANDIDATES[cand].get('base', cand)
+        for group, names in (('real', [d for d in args.datasets if not d.startswith('d')]),
+                             ('planted', [d for d in args.datasets if d.startswith('d')])):
+            rows = []
+            for d in names:
+                got = {m: by.get((d, cand, m)) or by.get((d, base, m)) for m in ('fm', 'deepfm')}
+                lr = by.get((d, 'lr', 'lr'))
+                if got['fm'] and got['deepfm'] and lr:
+                    fm, dfm = (mean([r['auc'] for r in got[m]]) for m in ('fm', 'deepfm'))
+                    rows.append((fm, dfm, lr[0]['auc'],
+                                 mean([r['seconds'] for r in got['deepfm']])))
+            if rows:
+                fm, dfm, lr, sec = (mean(col) for col in zip(*rows))
+                print(f"{cand:<11}{group:<8}{len(rows):>5}{fm:>8.4f}{dfm:>8.4f}{lr:>8.4f}"
+                      f"{min(r[0] - r[2] for r in rows):>+11.4f}"
+                      f"{min(r[1] - max(r[0], r[2]) for r in rows):>+12.4f}{sec:>7.1f}")
 
 
 def main(argv=None):
@@ -256,6 +305,7 @@ def main(argv=None):
     r = sub.add_parser('run', help='train what is not in WORK/results.jsonl yet')
     r.add_argument('--shard', default='0/1', help='I/N: this process takes every N-th job')
     sub.add_parser('table', help='print the table of candidates')
+    sub.add_parser('markdown', help='the same, as markdown tables per dataset (docs/defaults.md)')
     sp = sub.add_parser('speed', help="DeepFM's examples/s under each candidate vs the chapter's "
                                       'shapes, interleaved on the same data')
     sp.add_argument('--rounds', type=int, default=3)
@@ -265,7 +315,7 @@ def main(argv=None):
     unknown = [c for c in args.candidates if c not in CANDIDATES]
     if unknown:
         p.error(f'unknown candidates: {", ".join(unknown)}')
-    return {'run': run, 'table': table, 'speed': speed}[args.command](args) and 0
+    return {'run': run, 'table': table, 'speed': speed, 'markdown': markdown}[args.command](args) and 0
 
 
 if __name__ == '__main__':

@@ -31,8 +31,9 @@ def build_parser(prog='python -m d2l_deepfm.train', description=DESCRIPTION):
                         '--results, --no-progress and --debug may be given with it')
     p.add_argument('--protocol', choices=tuple(PROTOCOLS), default='default',
                    help="default: a seeded 10%% validation hold-out picks the epoch (stop after 3 "
-                        'epochs without improvement), batches of 256, lr 0.001, L2 penalties '
-                        "scaled by 1/n, DeepFM's MLP 400-400-400, FM, DeepFM and LR (README, "
+                        'epochs without improvement, at most 50), batches of 512 (fewer rows on '
+                        'small data), lr FM 0.003 / DeepFM 0.002, L2 penalties scaled by 1/n, '
+                        "DeepFM's MLP 128-64, FM, DeepFM and LR (README, "
                         "docs/defaults.md); chapter: the chapter's experiment (whole training "
                         'file, 30 epochs, batch 2048, the last epoch reported, no penalty, MLP '
                         '30-20-10, FM and DeepFM); flags given override')
@@ -64,14 +65,16 @@ def build_parser(prog='python -m d2l_deepfm.train', description=DESCRIPTION):
                         '(default protocol: 3)')
     p.add_argument('--seeds', type=seed_list, metavar='0,1,2',
                    help='train each model once per seed; report mean ± std (overrides --seed)')
-    p.add_argument('--epochs', type=positive(int), help='at most this many epochs (30)')
+    p.add_argument('--epochs', type=positive(int),
+                   help='at most this many epochs (default protocol: 50; chapter: 30)')
     p.add_argument('--batch-size', type=positive(int),
-                   help='default protocol: 256; chapter: 2048')
-    p.add_argument('--lr', type=positive(float), help='learning rate (default protocol: 0.001; '
-                   'chapter: FM 0.02, DeepFM 0.01)')
+                   help='default protocol: 512, or n/8 rounded down to a power of two (at '
+                        'least 32) on fewer than 4,096 training rows; chapter: 2048')
+    p.add_argument('--lr', type=positive(float), help='learning rate (default protocol: FM 0.003, '
+                   'DeepFM 0.002; chapter: FM 0.02, DeepFM 0.01)')
     p.add_argument('--num-factors', type=positive(int), help='embedding size (chapter: FM 20, DeepFM 10)')
-    p.add_argument('--mlp-dims', type=int_list, help="DeepFM hidden layers (default protocol: 400,400,400, the DeepFM "
-                        "paper's; chapter: 30,20,10)")
+    p.add_argument('--mlp-dims', type=int_list, help="DeepFM hidden layers (default protocol: "
+                        "128,64; chapter: 30,20,10; the DeepFM paper's: 400,400,400)")
     p.add_argument('--dropout', type=rate, help='DeepFM dropout rate, in [0, 1) (chapter: 0.1)')
     p.add_argument('--wd', type=penalty, help='L2 weight decay (Adam wd) for FM and DeepFM (not in '
                    "the chapter: none); 'auto': pick it and --wd-embedding on the validation set "

@@ -77,8 +77,8 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     """The loop: epochs, batches, early stopping, seeds, devices."""
-    epochs: int = 30
-    batch_size: int = 256                   # PROTOCOLS['default']
+    epochs: int = 50                        # PROTOCOLS['default']
+    batch_size: Optional[int] = None        # None: the protocol's (protocol.batch_size_for)
     patience: Optional[int] = 3
     seed: int = 0
     seeds: Optional[List[int]] = None       # one run per seed, mean ± std (overrides seed)

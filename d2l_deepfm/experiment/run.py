@@ -33,7 +33,7 @@ from .baseline import train_lr
 from .checkpoints import ModelCheckpoint, Run, resume_settings
 from .devices import parse_devices  # noqa: F401 (predict imports it from here)
 from .memory import check_fits
-from .protocol import PROTOCOLS, STORE_VALID_ROWS
+from .protocol import PROTOCOLS, STORE_VALID_ROWS, batch_size_for
 from .splits import holdout, load_splits
 from .stats import comparisons
 from .stopping import EarlyStopping, at_epoch_cap, best_record
@@ -164,13 +164,15 @@ def train_one(name, train, test, config, devices, log=print, valid=None, seed=No
             save_epoch(record)
         return stopper is not None and stopper(record)
     epochs = len(history) if stopper is not None and stopper.exhausted else t.epochs
-    batches = cluster.batches(train, t.batch_size, rng, config.data.block_rows, seed=seed)
+    batch_size = t.batch_size or batch_size_for(t.protocol, len(train))    # scales with the rows
+    batches = cluster.batches(train, batch_size, rng, config.data.block_rows, seed=seed)
     history = training.train_ch13(net, train, test, training.make_loss(config.model.loss), trainer,
-                                  epochs, devices, rng, batch_size=t.batch_size,
+                                  epochs, devices, rng, batch_size=batch_size,
                                   progress=config.output.progress, desc=tag,
                                   history=history, valid_data=valid, on_epoch=on_epoch, seed=seed,
                                   batches=batches)
-    result = {'config': settings, 'seed': seed, 'epochs': history, 'final': history[-1]}
+    result = {'config': settings, 'seed': seed, 'epochs': history, 'final': history[-1],
+              'batch_size': batch_size}
     if stopper is not None:
         stopper.restore()
         capped = at_epoch_cap(history, stopper.best_epoch, t.epochs)

@@ -148,3 +148,18 @@ def test_the_store_path_holds_out_validation_rows_and_stops_early(small_store, t
     cap = json.loads((out / 'config.json').read_text())['train']['epochs']
     assert len(fm['epochs']) <= fm['best_epoch'] + 3 and len(fm['epochs']) < cap   # stopped early
     assert fm['final'] == fm['epochs'][fm['best_epoch'] - 1] and not fm['at_epoch_cap']
+
+
+def test_fm_converges_before_the_epoch_cap_on_the_default_data(tmp_path):
+    """The default data (15,000 + 3,000 synthetic rows) under the default protocol: FM's
+    validation logloss turns and early stopping ends the run well before the epoch limit."""
+    from d2l_deepfm.datasets import synthetic
+    from d2l_deepfm.experiment.config import DataConfig, ModelConfig, OutputConfig, RunConfig
+    from d2l_deepfm.experiment.run import run
+    folder = synthetic.make_dataset(str(tmp_path / 'synthetic'))
+    config = RunConfig(data=DataConfig(data_dir=folder), model=ModelConfig(model='fm'),
+                       output=OutputConfig(out=str(tmp_path / 'out'), progress=False))
+    doc = run(config, log=lambda *a: None)
+    fm, cap = doc['fm'], config.train.epochs
+    assert not fm['at_epoch_cap'] and fm['best_epoch'] + 3 == len(fm['epochs']) < cap
+    assert fm['best_epoch'] <= cap // 2 and fm['final']['test_auc'] > 0.78
