@@ -35,42 +35,33 @@ sys.path.insert(0, os.path.join(ROOT, 'scripts'))
 SHARED = '/work/shared/data'
 # name: batch, per-model Adam step, DeepFM's MLP, L2 penalties (times 1/n: first-order/bias/MLP,
 # factors), patience, epoch cap. 'chapter' is the chapter's shapes and steps (no penalty) with
-# early stopping: the speed reference.
+# early stopping: the speed reference. A variant of one model (models=...) takes the other
+# model's numbers from its base in the summary.
+
+
+def candidate(batch, fm, deepfm, mlp, wd=((30, 300), (3, 300)), epochs=50, **extra):
+    return dict(batch=batch, lr={'fm': fm, 'deepfm': deepfm}, mlp=mlp,
+                wd={'fm': wd[0], 'deepfm': wd[1]}, patience=3, epochs=epochs, **extra)
+
+
+FM_ONLY, DEEPFM_ONLY = dict(models=('fm',), base='b512-f3'), dict(models=('deepfm',), base='b512-f3')
 CANDIDATES = {
-    'chapter': dict(batch=2048, lr={'fm': 0.02, 'deepfm': 0.01}, mlp=[30, 20, 10],
-                    wd={'fm': None, 'deepfm': None}, patience=3, epochs=30),
-    'b1024-128': dict(batch=1024, lr={'fm': 0.01, 'deepfm': 0.003}, mlp=[128, 64],
-                      wd={'fm': (30, 300), 'deepfm': (3, 300)}, patience=3, epochs=50),
-    'b1024-30': dict(batch=1024, lr={'fm': 0.01, 'deepfm': 0.003}, mlp=[30, 20, 10],
-                     wd={'fm': (30, 300), 'deepfm': (3, 300)}, patience=3, epochs=50),
-    'b512-128': dict(batch=512, lr={'fm': 0.005, 'deepfm': 0.002}, mlp=[128, 64],
-                     wd={'fm': (30, 300), 'deepfm': (3, 300)}, patience=3, epochs=50),
-    'b2048-128': dict(batch=2048, lr={'fm': 0.02, 'deepfm': 0.005}, mlp=[128, 64],
-                      wd={'fm': (30, 300), 'deepfm': (3, 300)}, patience=3, epochs=50),
-    'b1024-400': dict(batch=1024, lr={'fm': 0.01, 'deepfm': 0.003}, mlp=[400, 400, 400],
-                      wd={'fm': (30, 300), 'deepfm': (3, 300)}, patience=3, epochs=50),
-    'b512-f3': dict(batch=512, lr={'fm': 0.003, 'deepfm': 0.002}, mlp=[128, 64],
-                    wd={'fm': (30, 300), 'deepfm': (3, 300)}, patience=3, epochs=50),
-    'b512-64': dict(batch=512, lr={'fm': 0.003, 'deepfm': 0.002}, mlp=[64, 32],
-                    wd={'fm': (30, 300), 'deepfm': (3, 300)}, patience=3, epochs=50),
-    'b1024-f5': dict(batch=1024, lr={'fm': 0.005, 'deepfm': 0.002}, mlp=[128, 64],
-                     wd={'fm': (30, 300), 'deepfm': (3, 300)}, patience=3, epochs=50),
-    'b1024-f3': dict(batch=1024, lr={'fm': 0.003, 'deepfm': 0.003}, mlp=[128, 64],
-                     wd={'fm': (30, 300), 'deepfm': (3, 300)}, patience=3, epochs=50),
-    # variants of b512-f3 for one model (the other model's numbers are b512-f3's)
-    'f-wde1000': dict(batch=512, lr={'fm': 0.003}, mlp=None, wd={'fm': (30, 1000)}, patience=3,
-                      epochs=50, models=('fm',), base='b512-f3'),
-    'f-lr2': dict(batch=512, lr={'fm': 0.002}, mlp=None, wd={'fm': (30, 300)}, patience=3,
-                  epochs=50, models=('fm',), base='b512-f3'),
-    'd-wd10': dict(batch=512, lr={'deepfm': 0.002}, mlp=[128, 64], wd={'deepfm': (10, 300)},
-                   patience=3, epochs=50, models=('deepfm',), base='b512-f3'),
-    'd-wde1000': dict(batch=512, lr={'deepfm': 0.002}, mlp=[128, 64], wd={'deepfm': (3, 1000)},
-                      patience=3, epochs=50, models=('deepfm',), base='b512-f3'),
-    'd-drop3': dict(batch=512, lr={'deepfm': 0.002}, mlp=[128, 64], wd={'deepfm': (3, 300)},
-                    patience=3, epochs=50, models=('deepfm',), dropout=0.3,
-                    base='b512-f3'),
-    'before': dict(batch=256, lr={'fm': 0.001, 'deepfm': 0.001}, mlp=[400, 400, 400],
-                   wd={'fm': (30, 300), 'deepfm': (3, 300)}, patience=3, epochs=30),
+    'chapter': candidate(2048, 0.02, 0.01, [30, 20, 10], wd=(None, None), epochs=30),
+    'b1024-128': candidate(1024, 0.01, 0.003, [128, 64]),
+    'b1024-30': candidate(1024, 0.01, 0.003, [30, 20, 10]),
+    'b512-128': candidate(512, 0.005, 0.002, [128, 64]),
+    'b2048-128': candidate(2048, 0.02, 0.005, [128, 64]),
+    'b1024-400': candidate(1024, 0.01, 0.003, [400, 400, 400]),
+    'b512-f3': candidate(512, 0.003, 0.002, [128, 64]),          # the default protocol
+    'b512-64': candidate(512, 0.003, 0.002, [64, 32]),
+    'b1024-f5': candidate(1024, 0.005, 0.002, [128, 64]),
+    'b1024-f3': candidate(1024, 0.003, 0.003, [128, 64]),
+    'f-wde1000': candidate(512, 0.003, None, None, wd=((30, 1000), None), **FM_ONLY),
+    'f-lr2': candidate(512, 0.002, None, None, **FM_ONLY),
+    'd-wd10': candidate(512, None, 0.002, [128, 64], wd=(None, (10, 300)), **DEEPFM_ONLY),
+    'd-wde1000': candidate(512, None, 0.002, [128, 64], wd=(None, (3, 1000)), **DEEPFM_ONLY),
+    'd-drop3': candidate(512, None, 0.002, [128, 64], dropout=0.3, **DEEPFM_ONLY),
+    'before': candidate(256, 0.001, 0.001, [400, 400, 400], epochs=30),   # the old default
 }
 DATASETS = ('criteo', 'avazu', 'criteo-r1', 'avazu-r1', 'd0', 'd2')
 

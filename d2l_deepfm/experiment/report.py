@@ -117,19 +117,20 @@ def format_comparison(comparison, seeds=(0,)):
     for key, c in comparison.items():
         a, b = key.split('-')
         size = c.get('test_size') or {'rows': c['rows'], 'clicks': None, 'size': 'enough'}
-        sample = f"{size['rows']} test rows" + (f", {size['clicks']} clicks" if size['clicks']
+        sample = f"{size['rows']} test rows" + (f" ({size['clicks']} clicks)" if size['clicks']
                                                  is not None else '')
         if c.get('seeds', 1) > 1:
-            what = (f"mean over seeds {','.join(map(str, seeds))}: the seed-to-seed spread (std "
-                    f"{c['seed_std']:.4f}) and the {sample}")
+            what = (f"the mean over seeds {','.join(map(str, seeds))}; the interval covers the "
+                    f"seed-to-seed spread (std {c['seed_std']:.4f}) and the {sample}")
         else:
-            what = f'seed {seeds[0]}, paired bootstrap over the {sample} only'
+            what = f'seed {seeds[0]} only; the interval resamples the {sample}'
         v = c.get('verdict', stats.verdict(c))
         if v is None and size['size'] == 'too small':
             v = 'no verdict: the test set is too small'
         elif v is None:
-            v = ('no verdict: one seed, the seed-to-seed spread is not in the interval; '
-                 '`compare` runs seeds 0,1,2')
+            v = ('the test rows alone exclude 0; ' if c['low'] > 0 or c['high'] < 0 else '') + \
+                ('no verdict: one seed, so the seed-to-seed spread is not in the interval '
+                 '(`compare` runs seeds 0,1,2)')
         elif size['size'] == 'small':
             v += ' (a small test set)'
         lines.append(f"{LABELS[a]} − {LABELS[b]} test AUC: {c['gap']:+.4f}, 95% interval "
@@ -173,8 +174,8 @@ def format_summary(summary):
     for name, s in summary.items():
         auc, ll = s['test_auc'], s['test_logloss']
         epochs = ','.join('-' if e is None else str(e) for e in s['best_epoch'])
-        spread = (lambda m: f" ± {m['std']:.4f}") if len(s['seeds']) > 1 else \
-            (lambda m: ' (1 seed)')
+        spread = (lambda m: f" ± {m['std']:.4f}" if len(set(m['values'])) > 1 else ' (same)') \
+            if len(s['seeds']) > 1 else (lambda m: ' (1 seed)')     # lr: the same every seed
         lines.append(f"{name:<8}{auc['mean']:>15.4f}{spread(auc):<9}{ll['mean']:>15.4f}"
                      f"{spread(ll):<9}  {epochs:<12}{','.join(map(str, s['seeds']))}")
     return '\n'.join(lines)

@@ -89,6 +89,7 @@ def test_a_one_seed_verdict_is_withheld_and_says_why():
     line = report.format_comparison({'deepfm-fm': c}, seeds=[0])
     assert 'below 0' not in line and 'above 0' not in line
     assert 'seed-to-seed spread is not in the interval' in line and 'seed 0' in line
+    assert 'the test rows alone exclude 0' in line
     several = {**c, 'seeds': 3, 'seed_std': 0.018, 'low': -0.057, 'high': 0.019,
                'verdict': 'includes 0'}
     line = report.format_comparison({'deepfm-fm': several}, seeds=[0, 1, 2])
