@@ -67,7 +67,7 @@ def test_predictions(run_dir, doc, args_list):
     import mxnet as mx
     from d2l_deepfm import training
     from d2l_deepfm.experiment import baseline
-    from d2l_deepfm.experiment.run import load_data
+    from d2l_deepfm.experiment.splits import load_data
     from d2l_deepfm.models import build_model
     from d2l_deepfm.run_folder import RunFolder
     from d2l_deepfm.cli.train_command import config_from_argv
@@ -228,11 +228,12 @@ def main(argv=None):
     # 2b. the default protocol (no flags), beside the chapter's
     md += ['## The default protocol (`python -m d2l_deepfm.compare`, no flags)', '',
            'A seeded 10% validation hold-out (or the `--valid` file), the epoch with the lowest '
-           'validation logloss (stop after 3 epochs without improvement), Adam lr 0.001, batches '
-           'of 256, L2 penalties scaled by 1/n (FM 30/n and 300/n, DeepFM 3/n and 300/n for '
-           'first-order/bias/MLP and factors), DeepFM\'s MLP 400-400-400 (the DeepFM paper\'s); '
-           'README and docs/defaults.md say why. Intervals: '
-           'the run\'s own paired bootstrap over the test rows (mean gap over the seeds).', '',
+           'validation logloss (stop after 3 epochs without improvement, at most 50), Adam lr '
+           'FM 0.003 / DeepFM 0.002, batches of 512 (fewer on small data), L2 penalties scaled '
+           'by 1/n (FM 30/n and 300/n, DeepFM 3/n and 300/n for first-order/bias/MLP and '
+           'factors), DeepFM\'s MLP 128-64; README and docs/defaults.md say why. Intervals: '
+           'the mean gap over the seeds, covering the seed-to-seed spread and the test rows '
+           '(experiment.stats.gap_interval).', '',
            '| data | model | test AUC | test logloss | epoch picked (per seed) |', '|---|---|---|---|---|']
     defaults = [('default', [])] + ([('Criteo', [a for a in criteo_args[2:] if a not in
                                                  ('--patience', '5')])] if criteo_args else [])

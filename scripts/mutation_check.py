@@ -106,7 +106,7 @@ MUTATIONS = [
     M('offsets-inclusive', 'offsets as the inclusive cumulative sum', 'd2l_deepfm/mapping.py',
       'onp.concatenate(([0], onp.cumsum(field_dims)[:-1]))', 'onp.cumsum(field_dims)',
       ('tests/test_mapping.py',)),
-    M('cli-ignores-min-threshold', '--min-threshold not passed to the data', 'd2l_deepfm/experiment/run.py',
+    M('cli-ignores-min-threshold', '--min-threshold not passed to the data', 'd2l_deepfm/experiment/splits.py',
       'min_threshold=d.min_threshold,', 'min_threshold=4,', ('tests/cli/test_flags.py',)),
     # --- input checks and error lines ------------------------------------------------------
     M('label-2-accepted', 'the label check accepts 2', 'd2l_deepfm/inputs/d2l_layout.py',

@@ -41,12 +41,13 @@ class Cluster:
         in-memory shuffled slices."""
         if not self.distributed and not isinstance(train, store.StoreSplit):
             return None
-        rows = store.shard(len(train), self.rank, self.num_workers)
+        rows = store.shard(len(train.labels), self.rank, self.num_workers)
         if rows[1] - rows[0] < batch_size and self.distributed:
             raise DataError(f'{len(train)} training rows over {self.num_workers} workers: '
                             f'fewer than one batch of {batch_size} per worker')
         return store.block_batches(train.features, train.labels, batch_size, rng, block_rows,
-                                   rows=rows, full_batches_only=self.distributed, seed=seed)
+                                   rows=rows, full_batches_only=self.distributed, seed=seed,
+                                   keep=getattr(train, 'keep', None))
 
     def describe(self):
         return {'kvstore': self.name, 'rank': self.rank, 'num_workers': self.num_workers}

@@ -20,9 +20,17 @@ from .calibration import summarize as calibration_of
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 
 
+def rows_of(dataset):
+    """(features, labels) of the rows a model trains on (a store's held-out rows skipped)."""
+    keep = getattr(dataset, 'keep', None)
+    if keep is None:
+        return onp.asarray(dataset.features), onp.asarray(dataset.labels)
+    return onp.asarray(dataset.features[keep]), onp.asarray(dataset.labels[keep])
+
+
 def one_hot(dataset, num_inputs=None):
     """scipy CSR matrix (n, num_inputs): row r has a 1 in each column of dataset.features[r]."""
-    features = onp.asarray(dataset.features)
+    features = rows_of(dataset)[0]
     n, num_fields = features.shape
     num_inputs = int(num_inputs or dataset.field_dims.sum())
     indptr = onp.arange(0, n * num_fields + 1, num_fields)
@@ -41,13 +49,14 @@ def train_lr(train, test, valid=None, C=None, path=None):
     start = time.perf_counter()
     num_inputs = int(train.field_dims.sum())
     X, Xt = one_hot(train, num_inputs), one_hot(test, num_inputs)
+    y = rows_of(train)[1]
     Xv = one_hot(valid, num_inputs) if valid is not None else None
     if C is None and valid is not None:
-        by_c = {c: scores(valid.labels, fit(X, train.labels, c).predict_proba(Xv)[:, 1])['logloss']
+        by_c = {c: scores(valid.labels, fit(X, y, c).predict_proba(Xv)[:, 1])['logloss']
                 for c in C_GRID}
         C = min(by_c, key=by_c.get)
     C = 1.0 if C is None else C
-    model = fit(X, train.labels, C)
+    model = fit(X, y, C)
     test_pred = model.predict_proba(Xt)[:, 1]
     test_scores = scores(test.labels, test_pred)
     final = {f'test_{k}': v for k, v in test_scores.items()}

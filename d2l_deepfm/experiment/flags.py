@@ -93,7 +93,7 @@ OPTIONS = (
     O('--batch-size', 'train.batch_size', 'rows per batch', kind='int', low=1, protocol='run'),
     O('--lr', 'model.lr', 'learning rate (Adam)', kind='float', low=0, low_in=False, protocol='model'),
     O('--num-factors', 'model.num_factors', 'embedding size', kind='int', low=1, protocol='model'),
-    O('--mlp-dims', 'model.mlp_dims', 'DeepFM hidden layers, e.g. 400,400,400', kind='ints',
+    O('--mlp-dims', 'model.mlp_dims', 'DeepFM hidden layers, e.g. 128,64', kind='ints',
       protocol='model'),
     O('--dropout', 'model.dropout', 'DeepFM dropout rate', kind='float', low=0, high=1,
       protocol='model'),

@@ -3,7 +3,7 @@ its default under each protocol read from protocol.py, and the Markdown table of
 (`python scripts/options_table.py` writes it); `add_to` puts the options on a parser.
 Imports nothing heavy."""
 from .flags import BY_FLAG, OPTIONS, model_defaults, parse_of
-from .protocol import CHAPTER, PROTOCOLS
+from .protocol import CHAPTER, PROTOCOLS, RULES
 
 NAMES = {'fm': 'FM', 'deepfm': 'DeepFM'}
 
@@ -35,7 +35,8 @@ def protocol_value(o, protocol):
     def show(v):
         return 'none' if v is None else ','.join(map(str, v)) if isinstance(v, list) else str(v)
     if o.protocol == 'run':
-        return show(PROTOCOLS[protocol][o.name])
+        value = PROTOCOLS[protocol][o.name]
+        return RULES[o.name] if value is None and o.name in RULES else show(value)
     values = [(name, model_defaults(protocol, name).get(o.name)) for name in CHAPTER]
     per_row = protocol == 'default' and o.name.startswith('wd')     # multiples of 1/n
     shown = [f'{NAMES[n]} {show(v)}' + (' / n' if per_row else '') for n, v in values if v is not None]

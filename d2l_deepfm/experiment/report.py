@@ -69,8 +69,9 @@ def save_figure(path, doc, names):
     return curves
 
 
-def format_table(results, protocol=None):
-    """One line per model: the reported epoch's test metrics; a legend says what the columns are."""
+def format_table(results, protocol=None, seeds=None):
+    """One line per model: the reported epoch's test metrics; a legend says what the columns are
+    (and, with several seeds, that the rows are the first seed's run)."""
     head = (f"{'model':<8}{'test AUC':>10}{'logloss':>10}{'acc':>8}{'epoch':>7}{'of':>5}"
             f"{'ex/s':>10}{'total s':>9}")
     lines = [head, '-' * len(head)]
@@ -78,7 +79,9 @@ def format_table(results, protocol=None):
     for name, res in results.items():
         f = res['final']
         seconds = sum(r['seconds'] for r in res['epochs']) if res['epochs'] else f['seconds']
-        epoch = f"{f['epoch']:>7d}{len(res['epochs']):>5d}" if 'epoch' in f else f"{'-':>7}{'-':>5}"
+        capped = '!' if res.get('at_epoch_cap') else ''
+        epoch = f"{str(f['epoch']) + capped:>7}{len(res['epochs']):>5d}" if 'epoch' in f else \
+            f"{'-':>7}{'-':>5}"
         picked = picked or 'best_epoch' in res
         speed = f"{f['examples_per_sec']:>10.0f}" if 'examples_per_sec' in f else f"{'-':>10}"
         lines.append(f"{name:<8}{f['test_auc']:>10.4f}{f['test_logloss']:>10.4f}{f['test_acc']:>8.4f}"
@@ -88,30 +91,84 @@ def format_table(results, protocol=None):
               "trained" + (f' ({protocol} protocol)' if protocol else ''),
               "ex/s: training examples per second in that epoch; total s: all epochs trained, "
               "evaluation included (lr: the fit, C picked on validation)"]
+    if any(res.get('at_epoch_cap') for res in results.values()):
+        lines.append('!: stopped at the epoch limit while the validation logloss was still '
+                     'improving (not converged: give more --epochs or a larger --lr)')
+    if seeds and len(seeds) > 1:
+        lines.append(f"the rows are seed {seeds[0]}'s run; the mean ± std over seeds "
+                     f"{','.join(map(str, seeds))} is below")
     return '\n'.join(lines)
 
 
-def format_comparison(comparison):
-    """The AUC gaps with their 95% paired-bootstrap intervals over the test rows."""
+def format_comparison(comparison, seeds=(0,)):
+    """The AUC gaps with their 95% intervals, each saying what it covers: with several seeds the
+    mean over them (seed spread and test rows); with one seed the test rows only, and no
+    verdict; a test set too small is named and its verdict withheld (stats.verdict)."""
     lines = []
     for key, c in comparison.items():
         a, b = key.split('-')
-        verdict = 'above 0' if c['low'] > 0 else 'below 0' if c['high'] < 0 else 'includes 0'
+        size = c.get('test_size') or {'rows': c['rows'], 'clicks': None, 'size': 'enough'}
+        sample = f"{size['rows']} test rows" + (f" ({size['clicks']} clicks)" if size['clicks']
+                                                 is not None else '')
+        if c.get('seeds', 1) > 1:
+            what = (f"the mean over seeds {','.join(map(str, seeds))}; the interval covers the "
+                    f"seed-to-seed spread (std {c['seed_std']:.4f}) and the {sample}")
+        else:
+            what = f'seed {seeds[0]} only; the interval resamples the {sample}'
+        v = c.get('verdict', stats.verdict(c))
+        if v is None and size['size'] == 'too small':
+            v = 'no verdict: the test set is too small'
+        elif v is None:
+            v = ('the test rows alone exclude 0; ' if c['low'] > 0 or c['high'] < 0 else '') + \
+                ('no verdict: one seed, so the seed-to-seed spread is not in the interval '
+                 '(`compare` runs seeds 0,1,2)')
+        elif size['size'] == 'small':
+            v += ' (a small test set)'
         lines.append(f"{LABELS[a]} − {LABELS[b]} test AUC: {c['gap']:+.4f}, 95% interval "
-                     f"[{c['low']:+.4f}, {c['high']:+.4f}] ({verdict}; paired bootstrap over the "
-                     f"{c['rows']} test rows)")
+                     f"[{c['low']:+.4f}, {c['high']:+.4f}] ({v}; {what})")
     return '\n'.join(lines)
 
 
+def format_run(doc, names, protocol, seeds):
+    """What a finished run prints: the table (the first seed's run), the mean ± std over the
+    seeds when there are several, the gaps with their intervals and the small-sample notes."""
+    several = 'summary' in doc
+    parts = [format_table({n: doc[n] for n in names}, protocol, seeds if several else None)]
+    if several:
+        parts.append(f'over seeds {",".join(map(str, seeds))}:\n' + format_summary(doc['summary']))
+    if doc.get('comparison'):
+        parts.append(format_comparison(doc['comparison'], seeds))
+    if doc.get('sample_notes'):
+        parts.append('\n'.join(doc['sample_notes']))
+    return '\n\n'.join(parts)
+
+
+def sample_notes(valid, test):
+    """Lines naming a validation or test set too small for a verdict (stats.sample_size)."""
+    notes = []
+    for what, data, use in (('validation', valid, 'the picked epoch and C are noisy'),
+                            ('test', test, 'AUC gaps under ~0.03 are noise')):
+        if data is None or not len(data.labels):
+            continue
+        s = stats.sample_size(data.labels)
+        if s['size'] != 'enough':
+            notes.append(f"note: the {what} set is {s['size']} for a verdict ({s['rows']} rows, "
+                         f"{s['clicks']} clicks; at least {stats.SMALL['rows']} rows and "
+                         f"{stats.SMALL['rarer']} of each class wanted): {use}")
+    return notes
+
+
 def format_summary(summary):
-    """The printed table: one line per model, mean ± std over the seeds."""
+    """The printed table: one line per model, mean ± std over the seeds (one seed: no spread)."""
     head = f"{'model':<8}{'test AUC (mean ± std)':>24}{'logloss (mean ± std)':>24}  {'epochs':<12}seeds"
     lines = [head, '-' * len(head)]
     for name, s in summary.items():
         auc, ll = s['test_auc'], s['test_logloss']
         epochs = ','.join('-' if e is None else str(e) for e in s['best_epoch'])
-        lines.append(f"{name:<8}{auc['mean']:>15.4f} ± {auc['std']:.4f}{ll['mean']:>15.4f} ± "
-                     f"{ll['std']:.4f}  {epochs:<12}{','.join(map(str, s['seeds']))}")
+        spread = (lambda m: f" ± {m['std']:.4f}" if len(set(m['values'])) > 1 else ' (same)') \
+            if len(s['seeds']) > 1 else (lambda m: ' (1 seed)')     # lr: the same every seed
+        lines.append(f"{name:<8}{auc['mean']:>15.4f}{spread(auc):<9}{ll['mean']:>15.4f}"
+                     f"{spread(ll):<9}  {epochs:<12}{','.join(map(str, s['seeds']))}")
     return '\n'.join(lines)
 
 

@@ -85,3 +85,9 @@ def best_record(history, best_epoch):
     if best_epoch is None:
         return history[-1]
     return next(r for r in history if r['epoch'] == best_epoch)
+
+
+def at_epoch_cap(history, best_epoch, epochs):
+    """True when training ran to the epoch limit and the limit's epoch was still the best on
+    validation: the validation logloss was still improving, the model may be under-trained."""
+    return bool(history) and len(history) >= epochs and best_epoch == history[-1]['epoch']

@@ -33,6 +33,7 @@ class StoreSplit:
         self.skipped = doc['splits'][split]['skipped']
         self.path = doc['splits'][split]['input']       # the text file it came from
         self._folder = folder
+        self.keep = None            # rows training reads (None: all; hold_out sets it)
 
     def __len__(self):
         return self.count
@@ -87,6 +88,28 @@ def open_store(folder):
     return splits, doc
 
 
+class HeldOut:
+    """Rows of a store's split copied into memory: a validation share of its training rows."""
+
+    def __init__(self, split, rows, path):
+        self.features = onp.asarray(split.features[rows])
+        self.labels = onp.asarray(split.labels[rows])
+        self.field_dims, self.path, self.skipped = split.field_dims, path, 0
+
+    def __len__(self):
+        return len(self.labels)
+
+
+def hold_out(train, rows, path):
+    """Hold `rows` (sorted row indices) of a store's training split out as an in-memory
+    validation set: training then reads only the other rows (`train.keep`, block_batches) and
+    len(train) counts them."""
+    keep = onp.ones(len(train.labels), dtype=bool)
+    keep[rows] = False
+    train.keep, train.count = keep, int(keep.sum())
+    return HeldOut(train, rows, path)
+
+
 def shard(n, rank, num_workers):
     """Rows [lo, hi) of worker `rank`: contiguous, all shards the same length (n // num_workers),
     so that every worker takes the same number of steps (dist_sync needs it)."""
@@ -95,7 +118,7 @@ def shard(n, rank, num_workers):
 
 
 def block_batches(features, labels, batch_size, rng, block_rows=1 << 20, rows=None,
-                  full_batches_only=False, seed=None):
+                  full_batches_only=False, seed=None, keep=None):
     """A `batches(epoch)` function for training.train_ch13 over rows [lo, hi) of the arrays.
 
     Blocks of block_rows rows are visited in a shuffled order, each read in one slice and
@@ -103,10 +126,11 @@ def block_batches(features, labels, batch_size, rng, block_rows=1 << 20, rows=No
     the last (dropped when full_batches_only: a distributed kvstore needs a fixed batch size).
     With one block this is training.iter_batches' permutation exactly. With `seed`, each epoch
     shuffles with the generator train_ch13(seed=...) makes for that epoch (so a resumed run
-    replays the same batches); otherwise with `rng`.
+    replays the same batches); otherwise with `rng`. keep: a boolean mask over all rows, False
+    for rows training must skip (a held-out validation share: hold_out).
     """
     lo, hi = rows or (0, len(labels))
-    n = hi - lo
+    n = hi - lo if keep is None else int(keep[lo:hi].sum())
     starts = onp.arange(lo, hi, block_rows)
 
     def epoch_batches(epoch):
@@ -120,7 +144,9 @@ def block_batches(features, labels, batch_size, rng, block_rows=1 << 20, rows=No
             end = min(start + block_rows, hi)
             X = onp.asarray(features[start:end])
             y = onp.asarray(labels[start:end], dtype=onp.float32)
-            perm = rng.permutation(end - start)
+            if keep is not None:
+                X, y = X[keep[start:end]], y[keep[start:end]]
+            perm = rng.permutation(len(y))
             if len(carry_y) and len(carry_y[0]):  # rows left over from the previous block
                 X = onp.concatenate(carry_X + [X[perm]])
                 y = onp.concatenate(carry_y + [y[perm]])

@@ -9,6 +9,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from d2l_deepfm import training
+from d2l_deepfm.experiment.protocol import batch_size_for
 from d2l_deepfm.experiment.report import format_table
 from d2l_deepfm.experiment.stats import paired_bootstrap
 from d2l_deepfm.models import FM
@@ -80,13 +81,18 @@ def test_the_chapter_protocol_is_one_flag_away():
     assert c.model_settings('deepfm', 10000) == {'num_factors': 10, 'lr': 0.01,
                                                  'mlp_dims': [30, 20, 10], 'dropout': 0.1}
     d = config_from_argv([])
-    assert (d.train.batch_size, d.train.patience, d.data.valid_fraction, d.model.names) == \
-        (256, 3, 0.1, ('fm', 'deepfm', 'lr'))
+    assert (d.train.epochs, d.train.batch_size, d.train.patience, d.data.valid_fraction,
+            d.model.names) == (50, None, 3, 0.1, ('fm', 'deepfm', 'lr'))
+    # batches of 512, fewer on small data (at least 8 steps an epoch, at least 32 rows)
+    assert [batch_size_for('default', n) for n in (100, 1000, 4095, 7200, 10 ** 6)] == \
+        [32, 64, 256, 512, 512]
+    assert batch_size_for('chapter', 100) == 2048
     s = d.model_settings('deepfm', 10000)                    # penalties scale with 1/n
-    assert s['lr'] == 0.001 and s['wd'] == pytest.approx(3e-4) and s['wd_embedding'] == pytest.approx(3e-2)
-    assert s['mlp_dims'] == [400, 400, 400]                   # the DeepFM paper's MLP
+    assert s['lr'] == 0.002 and s['wd'] == pytest.approx(3e-4) and s['wd_embedding'] == pytest.approx(3e-2)
+    assert d.model_settings('fm', 10000)['lr'] == 0.003      # FM's own step
+    assert s['mlp_dims'] == [128, 64]
     s['mlp_dims'].append(1)                                   # a copy: the protocol is unchanged
-    assert d.model_settings('deepfm')['mlp_dims'] == [400, 400, 400]
+    assert d.model_settings('deepfm')['mlp_dims'] == [128, 64]
     assert config_from_argv(['--mlp-dims', '8']).model_settings('deepfm')['mlp_dims'] == [8]
     assert config_from_argv(['--valid', 'v.csv']).data.valid_fraction is None   # a given file wins
     assert config_from_argv(['--wd', '0.01']).model_settings('fm', 10000)['wd'] == 0.01
