@@ -26,7 +26,7 @@ from .. import run_folder
 from ..files import read_json
 from ..inputs import layout
 from . import flags
-from .protocol import MODEL_SETS, MODELS  # noqa: F401  (MODELS: the models, for callers)
+from .protocol import MODEL_SETS, MODELS, batch_size_for  # noqa: F401  (MODELS: for callers)
 
 VERSION = 1
 
@@ -85,6 +85,10 @@ class RunConfig:
     @property
     def results_path(self):
         return self.output.results or run_folder.results_table(self.output.out)
+
+    def batch_size(self, num_rows):
+        """The batch size for `num_rows` training rows: --batch-size, else the protocol's rule."""
+        return self.train.batch_size or batch_size_for(self.train.protocol, num_rows)
 
     def model_settings(self, name, num_rows=None, **override):
         """The settings of model `name`: the chapter's (with the default protocol's step and

@@ -31,7 +31,6 @@ from .baseline import train_lr
 from .checkpoints import ModelCheckpoint, Run, resume_settings
 from .devices import parse_devices  # noqa: F401 (predict imports it from here)
 from .memory import check_fits
-from .protocol import batch_size_for
 from .splits import load_data
 from .stats import comparisons
 from .stopping import EarlyStopping, at_epoch_cap, best_record
@@ -81,7 +80,7 @@ def train_one(name, train, test, config, devices, log=print, valid=None, seed=No
             save_epoch(record)
         return stopper is not None and stopper(record)
     epochs = len(history) if stopper is not None and stopper.exhausted else t.epochs
-    batch_size = t.batch_size or batch_size_for(t.protocol, len(train))    # scales with the rows
+    batch_size = config.batch_size(len(train))    # the default protocol's scales with the rows
     batches = cluster.batches(train, batch_size, rng, config.data.block_rows, seed=seed)
     history = training.train_ch13(net, train, test, training.make_loss(config.model.loss), trainer,
                                   epochs, devices, rng, batch_size=batch_size,
@@ -188,7 +187,7 @@ def _run(config, log, stack):
             for name in names for i, seed in enumerate(seeds)}
     for name in set(names) - {'lr'}:       # sizes checked before anything is allocated or recorded
         check_fits(name, int(train.field_dims.sum()), config.model_settings(name, len(train)),
-                   devices, len(train.field_dims), config.train.batch_size)
+                   devices, len(train.field_dims), config.batch_size(len(train)))
     if checkpoints:
         checkpoints.start(config.output.resume, resume_settings(config, info, train, valid, test),
                           [t for (n, _), t in tags.items() if n != 'lr'], config.train.epochs)

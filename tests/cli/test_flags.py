@@ -21,7 +21,7 @@ from d2l_deepfm.errors import ConfigError, DataError
 from d2l_deepfm.experiment.config import (DataConfig, ModelConfig, OutputConfig, RunConfig,
                                           TrainConfig)
 from d2l_deepfm.experiment.flags import OPTIONS, check_value, config_parts, default_of
-from d2l_deepfm.experiment.protocol import CHAPTER, PROTOCOLS
+from d2l_deepfm.experiment.protocol import CHAPTER, PROTOCOLS, RULES
 from helpers import ROOT, assert_one_error_line, call_main
 
 # compare is train's parser with other defaults (--model all --seeds 0,1,2: test_compare, test_config)
@@ -105,7 +105,8 @@ def test_choices_are_checked_alike_on_the_command_line_and_in_a_config(option, c
 def test_protocol_defaults_show_in_the_help_from_protocol_py():
     text = ' '.join(train.build_parser().format_help().split())
     for name in ('batch_size', 'epochs'):
-        values = [PROTOCOLS[p][name] for p in ('default', 'chapter')]
+        values = [RULES[name] if PROTOCOLS[p][name] is None else PROTOCOLS[p][name]
+                  for p in ('default', 'chapter')]     # a rule (the batch) reads as its words
         assert f'(default protocol: {values[0]}; chapter: {values[1]})' in text
     assert f"chapter: FM {CHAPTER['fm']['lr']}, DeepFM {CHAPTER['deepfm']['lr']})" in text
 
