@@ -54,6 +54,7 @@ CANDIDATES = {
     'b1024-400': candidate(1024, 0.01, 0.003, [400, 400, 400]),
     'b512-f3': candidate(512, 0.003, 0.002, [128, 64]),          # the default protocol
     'b512-64': candidate(512, 0.003, 0.002, [64, 32]),
+    'd-64': candidate(512, None, 0.002, [64, 32], **DEEPFM_ONLY),   # the default, MLP 64-32
     'b1024-f5': candidate(1024, 0.005, 0.002, [128, 64]),
     'b1024-f3': candidate(1024, 0.003, 0.003, [128, 64]),
     'f-wde1000': candidate(512, 0.003, None, None, wd=((30, 1000), None), **FM_ONLY),
@@ -171,20 +172,23 @@ def speed(args):
     round trains every shape for a few epochs; the median over the rounds of each shape's median
     epoch (after the first) is its figure."""
     import mxnet as mx
-    from d2l_deepfm import training
+    from d2l_deepfm import kernels, training
     from d2l_deepfm.models import DeepFM
+    compiled = kernels.choose(args.kernels, [mx.cpu()])     # as a run would (--kernels)
     figures = {}
     for d in args.datasets:
         data = load(d, args.work, args.criteo, args.avazu)
         if data is None:
             continue
         tr, _, test = data
-        shapes = {c: (CANDIDATES[c]['batch'], tuple(CANDIDATES[c]['mlp'])) for c in args.candidates}
+        shapes = {c: (CANDIDATES[c]['batch'], tuple(CANDIDATES[c]['mlp'])) for c in args.candidates
+                  if CANDIDATES[c].get('mlp')}                 # DeepFM's candidates only
         shapes['chapter'] = (2048, (30, 20, 10))
         runs = {c: [] for c in shapes}
         for _ in range(args.rounds):
             for c, (batch, mlp) in shapes.items():
-                net = training.initialize(DeepFM(tr.field_dims, 10, list(mlp), 0.1), [mx.cpu()])
+                net = training.initialize(DeepFM(tr.field_dims, 10, list(mlp), 0.1, compiled=compiled),
+                                          [mx.cpu()])
                 history = training.train_ch13(
                     net, tr, test, training.make_loss(), training.make_trainer(net, 0.002),
                     args.epochs, [mx.cpu()], training.seed_everything(0), batch_size=batch,
@@ -301,6 +305,8 @@ def main(argv=None):
                                       'shapes, interleaved on the same data')
     sp.add_argument('--rounds', type=int, default=3)
     sp.add_argument('--epochs', type=int, default=4)
+    sp.add_argument('--kernels', choices=('auto', 'on', 'off'), default='auto',
+                    help='the compiled operators, as train --kernels (default auto)')
     args = p.parse_args(argv)
     os.makedirs(args.work, exist_ok=True)
     unknown = [c for c in args.candidates if c not in CANDIDATES]
