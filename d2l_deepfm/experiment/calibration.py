@@ -46,7 +46,7 @@ def plot(calibrations, title=None, labels=LABELS, axes=None):
     diagram above, the rows per bin (log scale) below (or draws on axes=(top, bottom))."""
     labels = labels or {}
     if axes is None:
-        fig, (top, bottom) = plt.subplots(2, 1, figsize=(5, 5.6), sharex=True,
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 5.6), sharex=True,
                                           gridspec_kw={'height_ratios': [3, 1]})
     else:
         (top, bottom), fig = axes, axes[0].figure
@@ -83,8 +83,8 @@ LOSS_WORDS = {'fixed': 'trained on logloss', 'chapter': "trained with the chapte
 
 def title(source, loss):
     """The figure's title, in a reader's words (no option names)."""
-    return (f'Do predicted click rates match observed ones? Test set, {source} data, '
-            f'{LOSS_WORDS.get(loss, loss)}')
+    return (f'Do predicted click rates match observed ones?\nTest set, {source} data, '
+            f'{LOSS_WORDS.get(loss, loss)}')          # two lines: it fits the figure's width
 
 
 def write_figure(path, results, source, loss, log=print):

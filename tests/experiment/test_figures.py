@@ -74,6 +74,11 @@ def test_the_calibration_figure_speaks_a_readers_words():
         assert '--' not in top['title'] and 'loss' not in top['title'].split(',')[-1].split()[:1]
         assert ('double sigmoid' in top['title']) == (loss == 'chapter')
         assert top['legend'][0] == 'calibrated' and any(e.startswith('FM:') for e in top['legend'])
+        fig.canvas.draw()                                   # the whole title inside the picture
+        for text in [t for ax in fig.axes for t in (ax.title,)] + fig.texts:
+            box = text.get_window_extent(fig.canvas.get_renderer())
+            assert box.x0 >= 0 and box.x1 <= fig.bbox.width and box.y1 <= fig.bbox.height, \
+                text.get_text()
         plt.close(fig)
 
 
