@@ -87,11 +87,14 @@ def test_predictions(run_dir, doc, args_list):
 
 
 def bootstrap_gap(preds, labels, a, b, rounds=1000, seed=0):
-    """95% interval of the test AUC gap a − b (mean over seeds), resampling the test rows
-    (paired: the same rows for both models): experiment.stats.paired_bootstrap, as a sentence."""
-    from d2l_deepfm.experiment.stats import paired_bootstrap
-    c = paired_bootstrap(labels, preds[a], preds[b], rounds=rounds, seed=seed)
-    return f"95% bootstrap interval over the {c['rows']} test rows: [{c['low']:+.4f}, {c['high']:+.4f}]"
+    """95% interval of the test AUC gap a − b (mean over seeds) as a sentence: with several
+    seeds it covers the seed-to-seed spread and the test rows together, with one the test rows
+    (paired: the same rows for both models): experiment.stats.gap_interval."""
+    from d2l_deepfm.experiment.stats import gap_interval
+    c = gap_interval(labels, preds[a], preds[b], rounds=rounds, seed=seed)
+    covers = (f"the {c['seeds']} seeds and the {c['rows']} test rows" if c['seeds'] > 1 else
+              f"the {c['rows']} test rows (one seed)")
+    return f"95% interval over {covers}: [{c['low']:+.4f}, {c['high']:+.4f}]"
 
 
 def data_line(doc):

@@ -32,6 +32,10 @@ def test_paired_bootstrap_interval_separates_a_good_model_from_noise():
     text = make_results.bootstrap_gap({'a': [good], 'b': [noise]}, labels, 'a', 'b', rounds=200)
     low, high = [float(x) for x in text.split('[')[1].rstrip(']').split(',')]
     assert 0 < low < high and '400 test rows' in text
+    seeds = [good, labels * 0.2 + rng.random(400) * 0.8, good]          # one seed much worse
+    wide = make_results.bootstrap_gap({'a': seeds, 'b': [noise] * 3}, labels, 'a', 'b', rounds=200)
+    w_low, w_high = [float(x) for x in wide.split('[')[1].rstrip(']').split(',')]
+    assert '3 seeds and the 400 test rows' in wide and w_high - w_low > high - low
 
 
 def test_sweep_plot_is_written(tmp_path):
