@@ -80,8 +80,7 @@ def hashed_split(split, path, blocks, out, num_feat, fmt):
         n, skipped = n + block.rows, skipped + block.skipped
     labels.close()
     if n == 0:
-        features.file.close()
-        os.remove(features.tmp)
+        features.abandon()
         raise _no_rows(path, fmt)
     features.close()
     return {'input': os.path.abspath(path), 'rows': n, 'skipped': skipped}
@@ -159,8 +158,7 @@ def _build(request, train_path, out, test_path, valid_path, min_threshold, block
         rows, skipped = rows + block.rows, skipped + block.skipped
     labels.close()
     if rows == 0:
-        features.file.close()
-        os.remove(features.tmp)
+        features.abandon()
         raise _no_rows(train_path, fmt)
     feat_mapper, defaults, field_dims, lookup = vocab.feature_map(min_threshold)
     report['splits']['train'] = {'input': os.path.abspath(train_path), 'rows': rows, 'skipped': skipped}

@@ -47,6 +47,11 @@ class NpyWriter:
         self.file.write(bytes_of(onp.ascontiguousarray(array, dtype=self.dtype)))
         self.rows += rows
 
+    def abandon(self):
+        """Close and remove the unfinished file (nothing partial is left behind)."""
+        self.file.close()
+        os.remove(self.tmp)
+
     def close(self):
         header = npy_header(self.dtype, self._shape(self.rows))
         if len(header) == self.offset:
