@@ -2,7 +2,8 @@
 
 `atomic_write` is the one way the package replaces a file: a crash at any moment leaves either
 the old content or the complete new one. `deferred_interrupt` holds Ctrl-C/SIGTERM back until
-a block of writes is done; `sigterm_as_interrupt` makes SIGTERM stop a command like Ctrl-C.
+a block of writes is done; `sigterm_as_interrupt` makes SIGTERM stop a command like Ctrl-C
+(and neither is lost inside a finalizer: `stop_if_asked`).
 """
 import contextlib
 import errno
@@ -142,17 +143,33 @@ def deferred_interrupt():
             raise KeyboardInterrupt
 
 
+_stop_asked = threading.Event()
+
+
 @contextlib.contextmanager
 def sigterm_as_interrupt():
-    """SIGTERM (pre-emption, `kill`) stops the command like Ctrl-C: cleanly."""
+    """SIGTERM (pre-emption, `kill`) stops the command like Ctrl-C: cleanly. Both raise
+    KeyboardInterrupt where the program is, except inside a finalizer (`__del__`, e.g. MXNet's
+    NDArray freeing itself), where Python would print the exception and drop it: there the stop
+    is only recorded, and `stop_if_asked()` raises it at the next safe point."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def interrupt(number, frame):
-        raise KeyboardInterrupt
-    old = signal.signal(signal.SIGTERM, interrupt)
+        _stop_asked.set()
+        if frame is None or frame.f_code.co_name != '__del__':
+            raise KeyboardInterrupt
+    _stop_asked.clear()
+    old = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, old)
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+def stop_if_asked():
+    """KeyboardInterrupt if Ctrl-C or SIGTERM came where it could not be raised (a finalizer)."""
+    if _stop_asked.is_set():
+        raise KeyboardInterrupt

@@ -21,7 +21,7 @@ import mxnet as mx
 from .. import __version__, folders, run_folder, training
 from ..mapping import save_feature_map
 from ..errors import ConfigError, TrainingDiverged
-from ..files import atomic_write, check_output, write_json
+from ..files import atomic_write, check_output, stop_if_asked, write_json
 from ..models import build_model
 from .. import kernels, sparse
 from ..distributed.cluster import Cluster
@@ -78,6 +78,7 @@ def train_one(name, train, test, config, devices, log=print, valid=None, seed=No
     def on_epoch(record):
         if save_epoch is not None:
             save_epoch(record)
+        stop_if_asked()               # a Ctrl-C that came inside a finalizer: stop here
         return stopper is not None and stopper(record)
     epochs = len(history) if stopper is not None and stopper.exhausted else t.epochs
     batch_size = config.batch_size(len(train))    # the default protocol's scales with the rows
