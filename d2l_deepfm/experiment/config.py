@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from typing import List, Optional, Any, Union, get_args, get_origin
+from typing import List, Optional, Union, get_args, get_origin
 
 from ..errors import ConfigError
 from .. import run_folder
@@ -219,8 +219,6 @@ class RunConfig:
 
 def _fits(value, kind):
     """Whether a recorded value has the field's type (bool is not a number here)."""
-    if kind is Any:
-        return True
     origin = get_origin(kind)
     if origin is Union:
         return any(_fits(value, k) for k in get_args(kind))
